@@ -1,0 +1,40 @@
+# The commands the README shows and .ci/run calls, verbatim.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench-agent bench-hub bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[hub,test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make run: hub on http://127.0.0.1:8000 (SQLite under ./data) with a local agent
+run: $(STAMP)
+	$(BIN)/fleetwatch up --data-dir ./data
+
+## make test: lint, type-check, then every test (PostgreSQL ones need FLEETWATCH_TEST_POSTGRES_URL)
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench-agent: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[hub,test,bench]'
+	$(BIN)/python bench/agent_footprint.py
+
+bench-hub: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+bench: bench-agent bench-hub
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+"""fleetwatch: infrastructure monitoring — a lightweight agent and a central hub."""
+
+__version__ = "0.1.0"

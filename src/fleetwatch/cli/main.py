@@ -1,0 +1,66 @@
+"""Entry point of the `fleetwatch` command.
+
+Each command-group module exposes `register(subparsers)` and sets `func` on its parsers;
+heavy imports happen inside the handlers so `fleetwatch agent ...` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from fleetwatch import __version__
+from fleetwatch.errors import ConfigError, FleetwatchError
+
+#: Command-group modules under fleetwatch.cli, in help order.
+GROUPS = ("agent", "top", "hub", "up", "demo", "export", "user", "protocol")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleetwatch", description="fleetwatch: infrastructure monitoring (agent and hub)."
+    )
+    parser.add_argument("--version", action="version", version=f"fleetwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in GROUPS:
+        try:
+            module = importlib.import_module(f"fleetwatch.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"fleetwatch.cli.{name}":
+                continue  # group not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # seed 001: `python agent.py myconfig.json` -> `fleetwatch agent myconfig.json`
+    if (
+        len(args_list) == 2
+        and args_list[0] == "agent"
+        and args_list[1].endswith((".json", ".toml"))
+    ):
+        args_list = ["agent", "run", "--config", args_list[1]]
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except ConfigError as exc:
+        print(f"fleetwatch: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except FleetwatchError as exc:
+        print(f"fleetwatch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The one error hierarchy of fleetwatch.
+
+Every error a user can cause (bad config, bad input, a hub answer the agent cannot use)
+is a `FleetwatchError` subclass whose message says what is wrong and where.
+"""
+
+from __future__ import annotations
+
+
+class FleetwatchError(Exception):
+    """Base class of every error fleetwatch raises on purpose."""
+
+
+class ConfigError(FleetwatchError):
+    """An invalid configuration value; `key` names the offending key ("" for the whole file)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+class StatusPathError(FleetwatchError, KeyError):
+    """A status-tree path that does not exist (A11)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(path)
+
+    def __str__(self) -> str:
+        return f"no such status path: {self.path!r}"
+
+
+class TransportError(FleetwatchError):
+    """The hub could not be reached or answered with something the agent cannot use."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)

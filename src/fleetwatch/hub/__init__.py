@@ -1,0 +1,1 @@
+"""The fleetwatch hub: ingest API, storage, queries, alerting and dashboard (`fleetwatch[hub]`)."""

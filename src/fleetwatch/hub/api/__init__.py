@@ -1,0 +1,1 @@
+"""HTTP routers, one module per resource. Routers parse and validate; services do the work."""

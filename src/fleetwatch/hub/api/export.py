@@ -1,0 +1,5 @@
+"""Router: export (placeholder; being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

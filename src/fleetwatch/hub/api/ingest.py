@@ -1,0 +1,5 @@
+"""Router: ingest (placeholder; being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

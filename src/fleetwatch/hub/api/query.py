@@ -1,0 +1,5 @@
+"""Router: query (placeholder; being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

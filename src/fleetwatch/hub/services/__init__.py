@@ -1,0 +1,1 @@
+"""Hub services: the logic that routers and the UI call."""

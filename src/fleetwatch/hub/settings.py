@@ -1,0 +1,94 @@
+"""Hub process settings: command line > environment (`FLEETWATCH_*`) > config file > defaults.
+
+These are the settings of the hub *process*. The settings a user edits on the dashboard
+(stale threshold, retention, ...) live in the database (`services/settings.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from fleetwatch.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = field(default_factory=lambda: Path("./data"))
+    #: SQLAlchemy URL; empty = SQLite at <data_dir>/fleetwatch.db
+    database_url: str = ""
+    #: requests per minute: per client IP on registration and failing requests, per server key
+    #: on authenticated ingest; 0 disables.
+    rate_limit_per_minute: int = 120
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: group commit: the writer waits at most this long to gather a batch
+    writer_max_delay_ms: float = 2.0
+    writer_max_batch: int = 500
+    log_level: str = "info"
+    #: trust X-Forwarded-For from these proxy addresses (comma separated)
+    trusted_proxies: str = ""
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fleetwatch.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, Path):
+            return Path(value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"invalid value {value!r}") from None
+    return str(value)
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    config_file: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> HubSettings:
+    """Build settings from a JSON config file, `FLEETWATCH_<NAME>` variables and overrides."""
+    env = os.environ if environ is None else environ
+    base = HubSettings()
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(HubSettings)}
+    path = config_file or (Path(env["FLEETWATCH_CONFIG"]) if env.get("FLEETWATCH_CONFIG") else None)
+    if path is not None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError("", f"{path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("", f"{path}: the top level must be an object")
+        for name, value in data.items():
+            if name not in known:
+                raise ConfigError(name, "unknown hub setting")
+            values[name] = value
+    for name in known:
+        env_value = env.get(f"FLEETWATCH_{name.upper()}")
+        if env_value is not None:
+            values[name] = env_value
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    coerced = {n: _coerce(n, v, getattr(base, n)) for n, v in values.items()}
+    return replace(base, **coerced)
