@@ -142,3 +142,17 @@ audit_log = Table(
     Column("success", Boolean, nullable=False, default=True),
     Index("ix_audit_ts", "ts"),
 )
+
+agent_configs = Table(
+    "agent_configs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("server_id", String(36), nullable=False),
+    Column("config", Text, nullable=False),  # JSON: only the keys pushed
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("applied_at", Float),  # set when the agent confirms
+    Index("ix_agent_configs_server", "server_id", "id"),
+)
