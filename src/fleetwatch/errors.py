@@ -32,8 +32,15 @@ class StatusPathError(FleetwatchError, KeyError):
 
 
 class TransportError(FleetwatchError):
-    """The hub could not be reached or answered with something the agent cannot use."""
+    """The hub could not be reached or answered with something the agent cannot use.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    `status` is the HTTP status (None when no answer came: refused, timeout, TLS failure);
+    `retry_after_seconds` is the hub's Retry-After on 429/503.
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after_seconds: float | None = None
+    ) -> None:
         self.status = status
+        self.retry_after_seconds = retry_after_seconds
         super().__init__(message)
