@@ -44,3 +44,17 @@ class TransportError(FleetwatchError):
         self.status = status
         self.retry_after_seconds = retry_after_seconds
         super().__init__(message)
+
+
+class UserError(FleetwatchError):
+    """A user-account or login operation that cannot be done (H8).
+
+    `code` is machine-readable (`invalid`, `not_found`, `exists`, `invalid_credentials`,
+    `account_locked`, `last_admin`, ...); `field` names the offending input, if any.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.field = field
+        super().__init__(message)
