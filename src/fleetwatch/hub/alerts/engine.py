@@ -1,0 +1,337 @@
+"""The alert engine: evaluates rules as snapshots are committed, and on a timer for the
+conditions no snapshot reports (offline servers, disk-full forecasts).
+
+It consumes `SnapshotCommitted` events from its own bus subscription in a background task, so
+ingest never waits for it; events are drained in batches, evaluated in memory (`rules.py`),
+and only transitions touch the database (one writer job per batch). Notifications go to the
+notifier, which delivers them on per-channel tasks. State lives in memory and is rebuilt from
+the open alerts at start. With several hub replicas only one should run the engine
+(not arbitrated yet: see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import Connection, select
+
+from fleetwatch.hub.alerts import forecast
+from fleetwatch.hub.alerts.catalog import rule_from_row
+from fleetwatch.hub.alerts.maintenance import MaintenanceWindow, from_fields, silenced
+from fleetwatch.hub.alerts.metrics import METRICS, message
+from fleetwatch.hub.alerts.rules import (
+    ConditionState,
+    Rule,
+    apply_server_thresholds,
+    evaluate,
+    rules_for,
+)
+from fleetwatch.hub.alerts.rules import (
+    select as select_rule,
+)
+from fleetwatch.hub.alerts.state import AlertEvent, Change, apply_changes, load_open
+from fleetwatch.hub.events import EventBus, SnapshotCommitted, Subscription
+from fleetwatch.hub.store.database import Database
+from fleetwatch.hub.store.tables import servers
+from fleetwatch.hub.store.tables_alerts import alert_rules, maintenance_windows
+from fleetwatch.protocol.models import Snapshot
+
+log = logging.getLogger("fleetwatch.hub.alerts")
+SNAPSHOT_METRICS = tuple(m for m, spec in METRICS.items() if spec.source == "snapshot")
+
+
+class Sink(Protocol):
+    def submit(self, events: list[AlertEvent]) -> None: ...
+
+
+@dataclass
+class ServerInfo:
+    name: str
+    group: str | None
+    thresholds: dict[str, Any] | None
+    fetched_at: float
+
+
+def _server_info(row: Any, now: float) -> ServerInfo:
+    m = row._mapping
+    try:
+        thresholds = orjson.loads(m["thresholds"]) if m["thresholds"] else None
+    except orjson.JSONDecodeError:
+        thresholds = None
+    return ServerInfo(
+        name=m["display_name"] or m["hostname"],
+        group=m["group_name"],
+        thresholds=thresholds if isinstance(thresholds, dict) else None,
+        fetched_at=now,
+    )
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        sink: Sink,
+        *,
+        clock: Callable[[], float] = time.time,
+        check_interval_seconds: float = 15.0,
+        forecast_interval_seconds: float = 900.0,
+        server_cache_seconds: float = 30.0,
+    ) -> None:
+        self.db, self.bus, self.sink, self.clock = db, bus, sink, clock
+        self.check_interval = check_interval_seconds
+        self.forecast_interval = forecast_interval_seconds
+        self.server_cache_seconds = server_cache_seconds
+        self.rules: list[Rule] = []
+        self.windows: list[MaintenanceWindow] = []
+        self.servers: dict[str, ServerInfo] = {}
+        self.states: dict[str, dict[str, ConditionState]] = {}
+        self.open_ids: dict[tuple[str, str], int] = {}
+        self.acknowledged: set[int] = set()
+        self.last_ts: dict[str, float] = {}
+        self.snapshots_evaluated = 0
+        self._rule_cache: dict[tuple[str, str | None], dict[str, list[Rule]]] = {}
+        self._lock = asyncio.Lock()
+        self._sub: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_forecast = 0.0
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.reload()
+        rows = await self.db.read(load_open)
+        for row in rows:
+            m = row._mapping
+            st = self.states.setdefault(m["server_id"], {}).setdefault(m["key"], ConditionState())
+            st.level, st.value = m["level"], m["value"]
+            st.since = {m["level"]: m["fired_at"]}
+            st.last_notified_at = m["notified_at"]
+            st.open_notified = bool(m["notify_count"])
+            self.open_ids[(m["server_id"], m["key"])] = int(m["id"])
+            if m["state"] == "acknowledged":
+                self.acknowledged.add(int(m["id"]))
+        self._sub = self.bus.subscribe("alerts", (SnapshotCommitted,))
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="alerts-consume"),
+            asyncio.create_task(self._timer(), name="alerts-timer"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._sub is not None:
+            self.bus.unsubscribe(self._sub)
+            self._sub = None
+
+    async def reload(self) -> None:
+        """Re-read rules and maintenance windows (after an API change)."""
+
+        def load(conn: Connection) -> tuple[list[Any], list[Any]]:
+            return (
+                list(conn.execute(select(alert_rules))),
+                list(conn.execute(select(maintenance_windows))),
+            )
+
+        rule_rows, window_rows = await self.db.read(load)
+        self.rules = [rule_from_row(r._mapping) for r in rule_rows]
+        windows = []
+        for r in window_rows:
+            fields = dict(r._mapping)
+            fields["weekdays"] = orjson.loads(fields["weekdays"]) if fields["weekdays"] else None
+            windows.append(from_fields(fields))
+        self.windows = windows
+        self._rule_cache.clear()
+        self.servers.clear()
+
+    def mark_acknowledged(self, alert_id: int) -> None:
+        self.acknowledged.add(alert_id)
+
+    # --- snapshot evaluation ------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        assert self._sub is not None
+        while True:
+            first = await self._sub.get()
+            batch = [first, *self._sub.drain(999)]
+            try:
+                await self.process(batch)
+            except Exception:  # the loop must survive anything one batch does
+                log.exception("alert evaluation failed for %d events", len(batch))
+
+    async def process(self, events: list[SnapshotCommitted]) -> list[AlertEvent]:
+        async with self._lock:
+            await self._ensure_servers({e.server_id for e in events})
+            changes: list[Change] = []
+            for ev in events:
+                changes += self.evaluate_snapshot(ev.server_id, ev.ts, ev.snapshot)
+            return await self._commit(changes)
+
+    async def _ensure_servers(self, ids: set[str]) -> None:
+        now = self.clock()
+        stale = [
+            i
+            for i in ids
+            if i not in self.servers or now - self.servers[i].fetched_at > self.server_cache_seconds
+        ]
+        if not stale:
+            return
+
+        def load(conn: Connection) -> list[Any]:
+            cols = (servers.c.id, servers.c.hostname, servers.c.display_name,
+                    servers.c.group_name, servers.c.thresholds)  # fmt: skip
+            return list(conn.execute(select(*cols).where(servers.c.id.in_(stale))))
+
+        for row in await self.db.read(load):
+            self.servers[row.id] = _server_info(row, now)
+
+    def _rules_of(self, server_id: str, info: ServerInfo) -> dict[str, list[Rule]]:
+        key = (server_id, info.group)
+        cached = self._rule_cache.get(key)
+        if cached is None:
+            cached = self._rule_cache[key] = rules_for(self.rules, server_id, info.group)
+        return cached
+
+    def evaluate_snapshot(self, server_id: str, ts: float, snap: Snapshot) -> list[Change]:
+        info = self.servers.get(server_id)
+        if info is None or ts < self.last_ts.get(server_id, 0.0):
+            return []  # unknown server, or an old snapshot replayed from an agent's buffer
+        self.last_ts[server_id] = ts
+        self.snapshots_evaluated += 1
+        by_metric = self._rules_of(server_id, info)
+        quiet = silenced(self.windows, server_id, info.group, ts)
+        states = self.states.setdefault(server_id, {})
+        changes: list[Change] = []
+        seen: set[str] = set()
+        for metric in SNAPSHOT_METRICS:
+            candidates = by_metric.get(metric)
+            if not candidates:
+                continue
+            spec = METRICS[metric]
+            for target, value in spec.read(snap) if spec.read else ():
+                rule = select_rule(candidates, target)
+                if rule is None:
+                    continue
+                key = f"{metric}|{target or ''}"
+                seen.add(key)
+                change = self._step(server_id, info, key, rule, target, value, ts, quiet)
+                if change is not None:
+                    changes.append(change)
+        for key, st in list(states.items()):
+            metric, _, target = key.partition("|")
+            if key in seen or metric not in SNAPSHOT_METRICS:
+                continue
+            if st.level is None:
+                del states[key]
+                continue
+            rule = select_rule(by_metric.get(metric, []), target or None)
+            rule = rule or Rule(metric=metric, warning=None, critical=None)
+            change = self._step(server_id, info, key, rule, target or None, None, ts, quiet)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _step(
+        self,
+        server_id: str,
+        info: ServerInfo,
+        key: str,
+        rule: Rule,
+        target: str | None,
+        value: float | None,
+        now: float,
+        quiet: bool,
+    ) -> Change | None:
+        rule = apply_server_thresholds(rule, info.thresholds)
+        states = self.states.setdefault(server_id, {})
+        st = states.get(key)
+        if st is None:
+            st = states[key] = ConditionState()
+        alert_id = self.open_ids.get((server_id, key))
+        if alert_id is not None and alert_id in self.acknowledged:
+            rule = replace(rule, repeat_seconds=0.0)
+        t = evaluate(rule, st, value, now, silenced=quiet)
+        if t is None:
+            return None
+        spec = METRICS[rule.metric]
+        shown = t.value if t.value is not None else 0.0
+        text = message(spec, t.level or "WARNING", shown, t.threshold, target)
+        return Change(server_id, info.name, key, rule.id, spec, target, t, now, text)
+
+    async def _commit(self, changes: list[Change]) -> list[AlertEvent]:
+        if not changes:
+            return []
+        work = dict(self.open_ids)
+        events = await self.db.write(lambda conn: apply_changes(conn, changes, work))
+        self.open_ids = work
+        for ev in events:
+            if ev.kind == "resolved":
+                self.acknowledged.discard(int(ev.alert["id"]))
+        self.sink.submit(events)
+        return events
+
+    # --- timer: offline and forecasts ---------------------------------------------------
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_interval)
+            try:
+                await self.check_timers()
+            except Exception:
+                log.exception("alert timer check failed")
+
+    async def check_timers(self, now: float | None = None) -> list[AlertEvent]:
+        now = self.clock() if now is None else now
+
+        def load(conn: Connection) -> list[Any]:
+            return list(conn.execute(select(servers).with_only_columns(
+                servers.c.id, servers.c.hostname, servers.c.display_name, servers.c.group_name,
+                servers.c.thresholds, servers.c.last_seen, servers.c.created_at,
+            )))  # fmt: skip
+
+        rows = await self.db.read(load)
+        do_forecast = now - self._last_forecast >= self.forecast_interval
+        async with self._lock:
+            changes: list[Change] = []
+            for row in rows:
+                info = self.servers[row.id] = _server_info(row, now)
+                by_metric = self._rules_of(row.id, info)
+                quiet = silenced(self.windows, row.id, info.group, now)
+                offline = select_rule(by_metric.get("offline", []), None)
+                if offline is not None:
+                    age = now - float(row.last_seen or row.created_at or now)
+                    ch = self._step(row.id, info, "offline|", offline, None, age, now, quiet)
+                    changes += [ch] if ch else []
+                if do_forecast and by_metric.get("disk_full_days"):
+                    changes += await self._forecast(row.id, info, by_metric, now, quiet)
+            if do_forecast:
+                self._last_forecast = now
+            return await self._commit(changes)
+
+    async def _forecast(
+        self, server_id: str, info: ServerInfo, by_metric: dict[str, list[Rule]], now: float,
+        quiet: bool,
+    ) -> list[Change]:  # fmt: skip
+        results = await self.db.read(lambda c: forecast.disk_forecasts_sync(c, server_id, now))
+        changes: list[Change] = []
+        for item in results:
+            rule = select_rule(by_metric["disk_full_days"], item["mountpoint"])
+            if rule is None:
+                continue
+            days = item["days_until_full"]
+            value = float(days) if days is not None else 1e9  # no growth: far from full
+            key = f"disk_full_days|{item['mountpoint']}"
+            ch = self._step(server_id, info, key, rule, item["mountpoint"], value, now, quiet)
+            changes += [ch] if ch else []
+        return changes
