@@ -58,3 +58,16 @@ class UserError(FleetwatchError):
         self.message = message
         self.field = field
         super().__init__(message)
+
+
+class InvalidFieldError(FleetwatchError, ValueError):
+    """An invalid alert rule, channel, maintenance window or mail setting; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class DeliveryError(FleetwatchError):
+    """A notification channel (webhook, Slack, email, file, ...) could not deliver."""
