@@ -1,0 +1,248 @@
+"""`GET /api/dashboard` and the server detail page's data.
+
+The overview must stay fast with thousands of servers, so it never unpacks every server's
+latest snapshot per request: each server's summary is cached in memory keyed by its
+`last_snapshot_at`, and only servers whose snapshot changed since are unpacked. The cache is
+correct with several hub replicas too (the key comes from the database).
+
+Alerts live in another part of the hub; it plugs in through `set_alert_view(ctx, view)`.
+Until then the alert counts are 0 and the lists empty.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import Connection, select
+
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services.history import read_history
+from fleetwatch.hub.services.servers import (
+    effective_thresholds,
+    fallback_color,
+    hot_summary,
+    load_thresholds,
+    server_status,
+)
+from fleetwatch.hub.services.settings import DashboardSettings, get_settings
+from fleetwatch.hub.store import tables
+from fleetwatch.hub.store.codec import unpack
+
+_CACHE_KEY = "dashboard.summary_cache"
+_ALERTS_KEY = "dashboard.alert_view"
+_CHUNK = 500
+
+IDENTITY_COLUMNS = (
+    "id",
+    "hostname",
+    "display_name",
+    "ip_address",
+    "os_info",
+    "group_name",
+    "notes",
+    "tags",
+    "created_at",
+    "last_seen",
+    "last_snapshot_at",
+    "interval_seconds",
+    "thresholds",
+    "agent_version",
+)
+
+
+class AlertView(Protocol):
+    """What the alerts part of the hub offers the dashboard."""
+
+    async def summary(self) -> dict[str, Any]:
+        """`active_alerts`, `critical_alerts`, `unread_notifications` (ints), `recent_alerts`
+        (list) and `per_server` ({server_id: {"active": n, "critical": n}})."""
+        ...
+
+    async def for_server(self, server_id: str) -> list[dict[str, Any]]:
+        """Active and recent alerts of one server."""
+        ...
+
+
+def set_alert_view(ctx: HubContext, view: AlertView) -> None:
+    ctx.extras[_ALERTS_KEY] = view
+
+
+async def _alert_summary(ctx: HubContext) -> dict[str, Any]:
+    view: AlertView | None = ctx.extras.get(_ALERTS_KEY)
+    empty: dict[str, Any] = {
+        "active_alerts": 0,
+        "critical_alerts": 0,
+        "unread_notifications": 0,
+        "recent_alerts": [],
+        "per_server": {},
+    }
+    return {**empty, **(await view.summary())} if view is not None else empty
+
+
+def _identity(
+    row: Any, colors: dict[str, str], settings: DashboardSettings, now: float
+) -> dict[str, Any]:
+    group = row.group_name
+    try:
+        tags = orjson.loads(row.tags) if row.tags else []
+    except orjson.JSONDecodeError:
+        tags = []
+    overrides = load_thresholds(row.thresholds)
+    return {
+        "id": row.id,
+        "hostname": row.hostname,
+        "display_name": row.display_name,
+        "name": row.display_name or row.hostname,
+        "ip_address": row.ip_address,
+        "os_info": row.os_info,
+        "group_name": group,
+        "group_color": (colors.get(group) or fallback_color(group)) if group else None,
+        "tags": tags,
+        "notes": row.notes,
+        "status": server_status(
+            row.last_seen, row.interval_seconds, settings.stale_threshold_minutes, now
+        ),
+        "created_at": row.created_at,
+        "last_seen": row.last_seen,
+        "last_snapshot_at": row.last_snapshot_at,
+        "interval_seconds": row.interval_seconds,
+        "agent_version": row.agent_version,
+        "thresholds": effective_thresholds(overrides, settings.default_thresholds),
+        "threshold_overrides": overrides,
+    }
+
+
+def _chunks(ids: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def _read_overview(
+    conn: Connection, known: dict[str, float | None]
+) -> tuple[list[Any], dict[str, str], dict[str, tuple[float | None, dict[str, Any]]]]:
+    """Server rows, group colours, and summaries of servers whose snapshot is not in `known`."""
+    s = tables.servers.c
+    rows = list(
+        conn.execute(
+            select(*(s[c] for c in IDENTITY_COLUMNS)).order_by(s.group_name, s.hostname)
+        ).all()
+    )
+    colors = {r.name: r.color for r in conn.execute(select(tables.groups)).all()}
+    stale = [r.id for r in rows if r.id not in known or known[r.id] != r.last_snapshot_at]
+    fresh: dict[str, tuple[float | None, dict[str, Any]]] = {}
+    for chunk in _chunks(stale):
+        for r in conn.execute(
+            select(s.id, s.last_snapshot_at, s.latest).where(s.id.in_(chunk))
+        ).all():
+            fresh[r.id] = (r.last_snapshot_at, hot_summary(unpack(r.latest)))
+    return rows, colors, fresh
+
+
+async def overview(ctx: HubContext) -> dict[str, Any]:
+    """Summary counts, groups, and every server with its latest numbers (`GET /api/dashboard`)."""
+    settings = await get_settings(ctx)
+    cache: dict[str, tuple[float | None, dict[str, Any]]] = ctx.extras.setdefault(_CACHE_KEY, {})
+    known = {k: v[0] for k, v in cache.items()}
+    rows, colors, fresh = await ctx.db.read(lambda conn: _read_overview(conn, known))
+    # the cache is only touched here, on the event loop
+    cache.update(fresh)
+    if len(cache) > len(rows):
+        present = {r.id for r in rows}
+        for server_id in [k for k in cache if k not in present]:
+            del cache[server_id]
+    alerts = await _alert_summary(ctx)
+    per_server: dict[str, dict[str, int]] = alerts["per_server"]
+    now = time.time()
+    servers: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
+    online = 0
+    for row in rows:
+        item = _identity(row, colors, settings, now)
+        entry = cache.get(row.id)
+        item.update(entry[1] if entry else {"metrics": None, "disks": []})
+        counts = per_server.get(row.id) or {}
+        item["alert_count"] = counts.get("active", 0)
+        item["critical_alert_count"] = counts.get("critical", 0)
+        servers.append(item)
+        online += item["status"] == "online"
+        name = item["group_name"]
+        if name:
+            g = groups.setdefault(
+                name, {"name": name, "color": item["group_color"], "servers": 0, "online": 0}
+            )
+            g["servers"] += 1
+            g["online"] += item["status"] == "online"
+    return {
+        "generated_at": now,
+        "summary": {
+            "total_servers": len(rows),
+            "online_servers": online,
+            "offline_servers": len(rows) - online,
+            "active_alerts": alerts["active_alerts"],
+            "critical_alerts": alerts["critical_alerts"],
+            "unread_notifications": alerts["unread_notifications"],
+            "groups": len(groups),
+        },
+        "groups": sorted(groups.values(), key=lambda g: str(g["name"])),
+        "servers": servers,
+        "alerts": alerts["recent_alerts"],
+        "settings": {
+            "refresh_interval_seconds": settings.refresh_interval_seconds,
+            "stale_threshold_minutes": settings.stale_threshold_minutes,
+        },
+    }
+
+
+def _latest_section(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not isinstance(snapshot, dict):
+        return None
+    metrics = snapshot.get("metrics") or {}
+    return {
+        "snapshot_id": snapshot.get("snapshot_id"),
+        "collected_at": snapshot.get("collected_at"),
+        "metrics": metrics,
+        "disks": metrics.get("disks") or [],
+        "interfaces": metrics.get("interfaces") or [],
+        "processes": snapshot.get("processes") or [],
+        "services": snapshot.get("services") or [],
+        "watched_processes": snapshot.get("watched_processes") or {},
+        "gpus": snapshot.get("gpus") or [],
+        "containers": snapshot.get("containers") or [],
+        "system": snapshot.get("system"),
+        "collection": snapshot.get("collection"),
+        "agent": snapshot.get("agent"),
+    }
+
+
+async def server_detail(
+    ctx: HubContext, server_id: str, hours: float, metrics: tuple[str, ...] | None = None
+) -> dict[str, Any] | None:
+    """Identity, latest snapshot, latest live sample and history; None when no such server."""
+    settings = await get_settings(ctx)
+
+    def read(conn: Connection) -> tuple[Any, dict[str, str], dict[str, Any]] | None:
+        s = tables.servers.c
+        cols = [s[c] for c in IDENTITY_COLUMNS]
+        row = conn.execute(select(*cols, s.latest, s.latest_live).where(s.id == server_id)).first()
+        if row is None:
+            return None
+        colors = {r.name: r.color for r in conn.execute(select(tables.groups)).all()}
+        return row, colors, read_history(conn, server_id, hours, settings, metrics)
+
+    found = await ctx.db.read(read)
+    if found is None:
+        return None
+    row, colors, history = found
+    latest = unpack(row.latest)
+    view: AlertView | None = ctx.extras.get(_ALERTS_KEY)
+    return {
+        "server": _identity(row, colors, settings, time.time()),
+        "summary": hot_summary(latest),
+        "latest": _latest_section(latest),
+        "live": unpack(row.latest_live),
+        "history": history,
+        "alerts": await view.for_server(server_id) if view is not None else [],
+    }

@@ -1,0 +1,180 @@
+"""Dashboard settings: what a user edits on the settings page, stored in the `settings` table.
+
+One row per setting (`key` = the field name, `value` = its JSON). Missing rows mean the default,
+so a new setting needs no migration. Hub *process* settings are in `hub/settings.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import Connection, delete, insert, select
+
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services.audit import record_audit
+from fleetwatch.hub.store import tables
+
+Pct = Annotated[float, Field(ge=0, le=100)]
+
+#: metric families with warning/critical thresholds (percent)
+THRESHOLD_FAMILIES: tuple[str, ...] = ("cpu", "memory", "disk", "swap")
+
+
+class Thresholds(BaseModel):
+    """Warning and critical levels in percent; warning must be below critical."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_warning: Pct = 80.0
+    cpu_critical: Pct = 95.0
+    memory_warning: Pct = 85.0
+    memory_critical: Pct = 95.0
+    disk_warning: Pct = 85.0
+    disk_critical: Pct = 95.0
+    swap_warning: Pct = 50.0
+    swap_critical: Pct = 80.0
+
+    @model_validator(mode="after")
+    def _warning_below_critical(self) -> Thresholds:
+        problem = threshold_order_problem(self.model_dump())
+        if problem is not None:
+            raise ValueError(problem[1])
+        return self
+
+
+def threshold_order_problem(values: dict[str, Any], prefix: str = "") -> tuple[str, str] | None:
+    """(field, message) of the first family whose warning is not below its critical, or None."""
+    for family in THRESHOLD_FAMILIES:
+        warning = values.get(f"{family}_warning")
+        critical = values.get(f"{family}_critical")
+        if warning is not None and critical is not None and warning >= critical:
+            field = f"{prefix}{family}_warning"
+            return field, (
+                f"{field} ({warning:g}) must be below {prefix}{family}_critical ({critical:g})"
+            )
+    return None
+
+
+class ThresholdsPatch(BaseModel):
+    """A partial set of thresholds (per-server overrides, settings updates); each 0-100."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_warning: Pct | None = None
+    cpu_critical: Pct | None = None
+    memory_warning: Pct | None = None
+    memory_critical: Pct | None = None
+    disk_warning: Pct | None = None
+    disk_critical: Pct | None = None
+    swap_warning: Pct | None = None
+    swap_critical: Pct | None = None
+
+
+class DashboardSettings(BaseModel):
+    """Global settings. Times carry their unit in the name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: a server is offline when not heard from for max(this, 2.5 x its interval)
+    stale_threshold_minutes: int = Field(default=5, ge=1, le=10080)
+    #: how often the dashboard refreshes itself
+    refresh_interval_seconds: int = Field(default=30, ge=2, le=3600)
+    #: raw snapshots (one row per snapshot) kept this long
+    raw_retention_hours: int = Field(default=48, ge=1, le=8760)
+    #: 1-minute rollups kept this long
+    rollup_1m_retention_days: int = Field(default=8, ge=1, le=3650)
+    #: 1-hour rollups kept this long
+    rollup_1h_retention_days: int = Field(default=400, ge=1, le=36500)
+    #: live samples (performance monitor) kept this long
+    live_retention_minutes: int = Field(default=60, ge=1, le=10080)
+    #: audit log entries kept this long
+    audit_retention_days: int = Field(default=365, ge=1, le=36500)
+    #: thresholds of servers without their own
+    default_thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @model_validator(mode="after")
+    def _tiers_nest(self) -> DashboardSettings:
+        if self.rollup_1h_retention_days < self.rollup_1m_retention_days:
+            raise ValueError("rollup_1h_retention_days must be at least rollup_1m_retention_days")
+        return self
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(DashboardSettings.model_fields)
+
+_CACHE_KEY = "settings.dashboard"
+#: other hub replicas may change settings; re-read at most this often
+_CACHE_SECONDS = 5.0
+
+
+def _read_rows(conn: Connection) -> dict[str, Any]:
+    rows = conn.execute(
+        select(tables.settings.c.key, tables.settings.c.value).where(
+            tables.settings.c.key.in_(SETTING_NAMES)
+        )
+    ).all()
+    return {key: orjson.loads(value) for key, value in rows}
+
+
+def _parse_stored(stored: dict[str, Any]) -> DashboardSettings:
+    """Defaults overlaid with the stored values; a bad stored value falls back to its default."""
+    try:
+        return DashboardSettings.model_validate(stored)
+    except ValidationError:
+        good: dict[str, Any] = {}
+        for key, value in stored.items():
+            try:
+                DashboardSettings.model_validate({**good, key: value})
+            except ValidationError:
+                continue
+            good[key] = value
+        return DashboardSettings.model_validate(good)
+
+
+def read_settings(conn: Connection) -> DashboardSettings:
+    return _parse_stored(_read_rows(conn))
+
+
+async def get_settings(ctx: HubContext, *, fresh: bool = False) -> DashboardSettings:
+    """The current settings (cached for a few seconds per hub process)."""
+    cached: tuple[float, DashboardSettings] | None = ctx.extras.get(_CACHE_KEY)
+    now = time.monotonic()
+    if cached is not None and not fresh and now - cached[0] < _CACHE_SECONDS:
+        return cached[1]
+    value = await ctx.db.read(read_settings)
+    ctx.extras[_CACHE_KEY] = (now, value)
+    return value
+
+
+def merge_update(current: DashboardSettings, changes: dict[str, Any]) -> DashboardSettings:
+    """Apply a partial update; `default_thresholds` merges key by key. Raises ValidationError."""
+    data = current.model_dump()
+    for key, value in changes.items():
+        if key == "default_thresholds" and isinstance(value, dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return DashboardSettings.model_validate(data)
+
+
+async def update_settings(
+    ctx: HubContext, changes: dict[str, Any], actor: str
+) -> DashboardSettings:
+    """Validate and store `changes` (a partial update) in one transaction; audit-logged."""
+
+    def job(conn: Connection) -> DashboardSettings:
+        new = merge_update(read_settings(conn), changes)
+        dumped = new.model_dump()
+        for key in changes:
+            conn.execute(delete(tables.settings).where(tables.settings.c.key == key))
+            conn.execute(
+                insert(tables.settings).values(key=key, value=orjson.dumps(dumped[key]).decode())
+            )
+        record_audit(conn, actor, "settings.update", "settings", changes)
+        return new
+
+    value = await ctx.db.write(job)
+    ctx.extras[_CACHE_KEY] = (time.monotonic(), value)
+    return value
