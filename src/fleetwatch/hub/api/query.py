@@ -1,7 +1,8 @@
 """Router: the dashboard's query and management API under `/api/dashboard` (seed 001, H3/H4).
 
 Big read responses are serialised with orjson and returned directly (no response-model
-validation on the hot path); their shapes are documented through `responses=` models in `query_models.py`.
+validation on the hot path); their shapes are documented through `responses=` models in
+`query_models.py`.
 """
 
 from __future__ import annotations
