@@ -1,0 +1,135 @@
+"""Router: log in, log out, who am I, change or reset a password (H8).
+
+`POST /api/session/login` sets the session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS).
+Login and reset requests that carry an Origin header from another site are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetwatch.errors import UserError
+from fleetwatch.hub.api.auth_dashboard import Ctx, Viewer, principal_from_request, same_origin
+from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.users import api_error
+from fleetwatch.hub.services import password_reset, sessions, users
+
+router = APIRouter(tags=["session"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Login(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class ResetRequest(_Body):
+    name: str = Field(min_length=1, max_length=255, description="user name or e-mail address")
+
+
+class ResetConfirm(_Body):
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(max_length=1024)
+
+
+class PasswordChange(_Body):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _refuse_cross_site(request: Request) -> None:
+    if request.headers.get("origin") and not same_origin(request):
+        raise ApiError(403, "csrf", "cross-site request refused")
+
+
+@router.post("/api/session/login")
+async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> dict[str, Any]:
+    _refuse_cross_site(request)
+    ip = _client_ip(request)
+    try:
+        user = await sessions.authenticate(ctx, body.name, body.password, ip=ip)
+    except UserError as exc:
+        raise api_error(exc) from None
+    cookie = await sessions.create_session(
+        ctx, user, ip=ip, user_agent=request.headers.get("user-agent", "")
+    )
+    response.set_cookie(
+        sessions.COOKIE_NAME,
+        cookie,
+        max_age=sessions.SESSION_LIFETIME_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return {"user": user.public()}
+
+
+@router.post("/api/session/logout", status_code=204)
+async def logout(request: Request, ctx: Ctx) -> Response:
+    _refuse_cross_site(request)
+    cookie = request.cookies.get(sessions.COOKIE_NAME)
+    if cookie:
+        await sessions.end_session(ctx, cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(sessions.COOKIE_NAME, path="/")
+    return response
+
+
+@router.get("/api/session")
+async def current(request: Request) -> dict[str, Any]:
+    principal = await principal_from_request(request)
+    if principal is None:
+        raise ApiError(401, "unauthenticated", "not logged in")
+    return {"user": {"name": principal.name, "role": principal.role}, "via": principal.via}
+
+
+@router.post("/api/session/password-reset", status_code=202)
+async def request_reset(body: ResetRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Always 202: whether the account exists is not revealed."""
+    _refuse_cross_site(request)
+    try:
+        await password_reset.request_reset(
+            ctx, body.name, base_url=str(request.base_url), ip=_client_ip(request)
+        )
+    except UserError as exc:
+        raise api_error(exc) from None
+    return {"status": "if the account exists and has an e-mail address, a reset link was sent"}
+
+
+@router.post("/api/session/password-reset/confirm")
+async def confirm_reset(body: ResetConfirm, request: Request, ctx: Ctx) -> dict[str, Any]:
+    _refuse_cross_site(request)
+    try:
+        name = await password_reset.confirm_reset(ctx, body.token, body.password)
+    except UserError as exc:
+        raise api_error(exc) from None
+    return {"user": name, "status": "password changed; log in with the new password"}
+
+
+@router.post("/api/dashboard/me/password", status_code=204)
+async def change_password(
+    body: PasswordChange,
+    request: Request,
+    ctx: Ctx,
+    who: Viewer,
+) -> Response:
+    """Change your own password (needs the current one); ends your other sessions too."""
+    try:
+        await sessions.authenticate(ctx, who.name, body.current_password, ip=_client_ip(request))
+        await users.set_password(ctx, who.name, body.new_password, actor=who.name)
+    except UserError as exc:
+        raise api_error(exc) from None
+    response = Response(status_code=204)
+    response.delete_cookie(sessions.COOKIE_NAME, path="/")
+    return response
