@@ -82,7 +82,7 @@ async def _alert_summary(ctx: HubContext) -> dict[str, Any]:
     return {**empty, **(await view.summary())} if view is not None else empty
 
 
-def _identity(
+def server_identity(
     row: Any, colors: dict[str, str], settings: DashboardSettings, now: float
 ) -> dict[str, Any]:
     group = row.group_name
@@ -160,7 +160,7 @@ async def overview(ctx: HubContext) -> dict[str, Any]:
     groups: dict[str, dict[str, Any]] = {}
     online = 0
     for row in rows:
-        item = _identity(row, colors, settings, now)
+        item = server_identity(row, colors, settings, now)
         entry = cache.get(row.id)
         item.update(entry[1] if entry else {"metrics": None, "disks": []})
         counts = per_server.get(row.id) or {}
@@ -239,7 +239,7 @@ async def server_detail(
     latest = unpack(row.latest)
     view: AlertView | None = ctx.extras.get(_ALERTS_KEY)
     return {
-        "server": _identity(row, colors, settings, time.time()),
+        "server": server_identity(row, colors, settings, time.time()),
         "summary": hot_summary(latest),
         "latest": _latest_section(latest),
         "live": unpack(row.latest_live),
