@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from fleetwatch.errors import InvalidFieldError
 from fleetwatch.hub.alerts.metrics import METRICS
 from fleetwatch.hub.alerts.rules import SCOPE_RANK, Rule
 
@@ -28,11 +29,8 @@ DEFAULT_RULES: tuple[tuple[str, str, float | None, float | None, bool], ...] = (
 )
 
 
-class RuleError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class RuleError(InvalidFieldError):
+    """An invalid field (see `InvalidFieldError`)."""
 
 
 def _number(data: Mapping[str, Any], name: str, minimum: float = 0.0) -> float | None:

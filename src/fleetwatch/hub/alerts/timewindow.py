@@ -15,17 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fleetwatch.errors import InvalidFieldError
+
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 ALL_DAYS: frozenset[int] = frozenset(range(7))
 
 
-class WindowError(ValueError):
-    """An invalid window field; `field` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class WindowError(InvalidFieldError):
+    """An invalid field (see `InvalidFieldError`)."""
 
 
 def parse_hhmm(value: str, field: str) -> time:

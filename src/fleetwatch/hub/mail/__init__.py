@@ -1,0 +1,1 @@
+"""Email (H7): SMTP and Microsoft Graph transports, provider presets, templated messages."""
