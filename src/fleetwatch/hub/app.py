@@ -1,37 +1,60 @@
-"""`create_app(settings)`: builds the whole hub; no module-level singletons."""
+"""`create_app(settings)`: builds the whole hub; no module-level singletons.
+
+`app_from_environ()` is the factory uvicorn workers import (`fleetwatch hub --workers N`): the
+parent passes its settings down as `FLEETWATCH_*` variables.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from fleetwatch import __version__
 from fleetwatch.hub.api import errors, export, ingest, query
+from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.settings import HubSettings
+from fleetwatch.hub.services import keys
+from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
+from fleetwatch.hub.settings import HubSettings, load_settings
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.migrate import upgrade
 
 log = logging.getLogger("fleetwatch.hub")
 
 
+def open_database(settings: HubSettings) -> Database:
+    """The database of these settings, schema upgraded (creates the SQLite folder)."""
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(
+        settings.resolved_database_url,
+        max_batch=settings.writer_max_batch,
+        max_delay_ms=settings.writer_max_delay_ms,
+    )
+    try:
+        upgrade(db.engine)
+    except Exception:
+        db.close()
+        raise
+    return db
+
+
 def create_app(settings: HubSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.is_sqlite:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(
-            settings.resolved_database_url,
-            max_batch=settings.writer_max_batch,
-            max_delay_ms=settings.writer_max_delay_ms,
-        )
-        upgrade(db.engine)
+        db = open_database(settings)
         db.start()
-        app.state.ctx = HubContext(settings=settings, db=db)
+        ctx = HubContext(settings=settings, db=db)
+        ctx.extras.setdefault(DELETE_HOOKS_KEY, []).append(
+            functools.partial(keys.invalidate_server, ctx)
+        )
+        app.state.ctx = ctx
+        log.info("hub ready: %s database, schema current", db.dialect)
         try:
             yield
         finally:
@@ -40,10 +63,32 @@ def create_app(settings: HubSettings) -> FastAPI:
     app = FastAPI(
         title="fleetwatch hub",
         version=__version__,
-        default_response_class=ORJSONResponse,
+        default_response_class=JSONResponse,
         lifespan=lifespan,
     )
     errors.install_error_handlers(app)
     for router in (ingest.router, query.router, export.router):
         app.include_router(router)
+    _publish_wire_models(app)
     return app
+
+
+def _publish_wire_models(app: FastAPI) -> None:
+    """Add the ingest bodies (validated by hand, not by FastAPI) to the OpenAPI document."""
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model_schema in ingest.openapi_schemas().items():
+                components.setdefault(name, model_schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_environ() -> FastAPI:
+    """Uvicorn factory for worker processes: settings from `FLEETWATCH_*` only."""
+    return create_app(load_settings())

@@ -14,6 +14,8 @@ from typing import Any
 
 from fleetwatch.errors import ConfigError
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 
 @dataclass(frozen=True)
 class HubSettings:
@@ -32,6 +34,27 @@ class HubSettings:
     log_level: str = "info"
     #: trust X-Forwarded-For from these proxy addresses (comma separated)
     trusted_proxies: str = ""
+    #: uvicorn worker processes (each with its own writer; SQLite serialises their commits)
+    workers: int = 1
+    #: log every HTTP request (uvicorn access log)
+    access_log: bool = False
+    #: how long a verified agent key is trusted from memory before the database is asked again
+    key_cache_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("port", 0 <= self.port <= 65535, "must be 0-65535"),
+            ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must be >= 0"),
+            ("max_body_bytes", self.max_body_bytes >= 1024, "must be >= 1024"),
+            ("writer_max_delay_ms", 0 <= self.writer_max_delay_ms <= 1000, "must be 0-1000"),
+            ("writer_max_batch", 1 <= self.writer_max_batch <= 10000, "must be 1-10000"),
+            ("workers", 1 <= self.workers <= 64, "must be 1-64"),
+            ("key_cache_seconds", self.key_cache_seconds >= 0, "must be >= 0"),
+            ("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}"),
+        )
+        for name, ok, message in checks:
+            if not ok:
+                raise ConfigError(name, message)
 
     @property
     def resolved_database_url(self) -> str:
@@ -43,12 +66,19 @@ class HubSettings:
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
+    def as_environ(self) -> dict[str, str]:
+        """These settings as `FLEETWATCH_*` variables (how worker processes receive them)."""
+        return {f"FLEETWATCH_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     try:
         if isinstance(default, bool):
             if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
+                text = value.strip().lower()
+                if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError(text)
+                return text in ("1", "true", "yes", "on")
             return bool(value)
         if isinstance(default, int):
             return int(value)

@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fleetwatch.hub.api.responses import JSONResponse
 
 log = logging.getLogger("fleetwatch.hub.api")
 
@@ -37,8 +38,8 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": {"code": code, "message": message, "field": field}}
 
 
-def error_response(exc: ApiError) -> ORJSONResponse:
-    return ORJSONResponse(
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(
         error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=exc.headers
     )
 
@@ -58,26 +59,26 @@ def field_path(loc: Sequence[Any]) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> ORJSONResponse:
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = field_path(first.get("loc", ()))
-        return ORJSONResponse(
+        return JSONResponse(
             error_body("invalid", f"{field or 'request'}: {first.get('msg')}", field or None),
             status_code=422,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return ORJSONResponse(
+        return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
-        return ORJSONResponse(error_body("internal", "internal error; see the hub log"), 500)
+        return JSONResponse(error_body("internal", "internal error; see the hub log"), 500)

@@ -1,5 +1,165 @@
-"""Router: ingest (placeholder; being built)."""
+"""Router: agent ingest (H1), the seed-001 paths and status codes.
 
-from fastapi import APIRouter
+`POST /api/register` 201, `POST /api/metrics` 200, `POST /api/metrics/live` 200,
+`POST /api/ping` 200 (all but register need `Bearer <server_id>:<api_key>`), `GET /api/ping`
+200 (health, no auth). Bodies are read raw (gzip allowed, size-bounded before and after
+decoding) and validated with `Model.model_validate_json`: a typed FastAPI body parameter would
+halve throughput. Every failure is a 4xx `{"error": {"code", "message", "field"}}`.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy import Connection, text
+
+from fleetwatch import __version__
+from fleetwatch.hub.api.agent_auth import authenticate, charge_failure, unauthorized
+from fleetwatch.hub.api.bodies import read_body, validation_error
+from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.ratelimit import client_ip, limiter, too_many
+from fleetwatch.hub.api.responses import JSONResponse
+from fleetwatch.hub.context import HubContext, get_ctx
+from fleetwatch.hub.services import ingest
+from fleetwatch.protocol.models import LiveSample, Registration, Snapshot, SnapshotBatch
+
+router = APIRouter(tags=["ingest"])
+
+#: Wire models published under components/schemas (see `openapi_schemas`).
+BODY_MODELS = (Snapshot, SnapshotBatch, LiveSample, Registration)
+
+
+def _body(*models: str) -> dict[str, Any]:
+    refs = [{"$ref": f"#/components/schemas/{m}"} for m in models]
+    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def parse_snapshots(raw: bytes) -> tuple[list[Snapshot], bool]:
+    """A single snapshot or a `{"snapshots": [...]}` batch -> (snapshots, is_batch)."""
+    try:
+        return [Snapshot.model_validate_json(raw)], False
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        looks_batched = any(e["type"] == "missing" and e["loc"] == ("metrics",) for e in errors)
+        if not looks_batched or b'"snapshots"' not in raw:
+            raise validation_error(exc) from None
+    try:
+        return SnapshotBatch.model_validate_json(raw).snapshots, True
+    except ValidationError as exc:
+        raise validation_error(exc, batch=True) from None
+
+
+async def _guarded(ctx: HubContext, request: Request, server_id: str, live: bool) -> JSONResponse:
+    try:
+        raw = await read_body(request, ctx.settings.max_body_bytes)
+        if live:
+            try:
+                sample = LiveSample.model_validate_json(raw)
+            except ValidationError as exc:
+                raise validation_error(exc) from None
+            await ingest.ingest_live(ctx, server_id, sample)
+            return JSONResponse({"status": "ok"})
+        snapshots, batch = parse_snapshots(raw)
+        result = await ingest.ingest_snapshots(ctx, server_id, snapshots, batch)
+    except ingest.BadTimestamp as exc:
+        charge_failure(ctx, request)
+        raise ApiError(422, "invalid", str(exc), exc.field) from None
+    except ingest.ServerGone:
+        raise unauthorized() from None
+    except ApiError as exc:
+        if exc.status < 500:
+            charge_failure(ctx, request)
+        raise
+    return JSONResponse({"status": "ok", "stored": result.stored, "duplicates": result.duplicates})
+
+
+@router.post(
+    "/api/metrics",
+    summary="Submit a snapshot, or a batch {snapshots: [...]} (idempotent by snapshot_id)",
+    openapi_extra=_body("Snapshot", "SnapshotBatch"),
+)
+async def post_metrics(request: Request) -> JSONResponse:
+    ctx = get_ctx(request)
+    server_id = await authenticate(ctx, request)
+    return await _guarded(ctx, request, server_id, live=False)
+
+
+@router.post(
+    "/api/metrics/live",
+    summary="Submit a live (high-frequency) sample",
+    openapi_extra=_body("LiveSample"),
+)
+async def post_live(request: Request) -> JSONResponse:
+    ctx = get_ctx(request)
+    server_id = await authenticate(ctx, request)
+    return await _guarded(ctx, request, server_id, live=True)
+
+
+@router.post("/api/register", status_code=201, openapi_extra=_body("Registration"))
+async def post_register(request: Request) -> JSONResponse:
+    """Register a server; the answer holds its `api_key`, shown this once only."""
+    ctx = get_ctx(request)
+    retry = limiter(ctx, "ip").consume(client_ip(ctx, request))
+    if retry:
+        raise too_many(retry)
+    raw = await read_body(request, ctx.settings.max_body_bytes)
+    try:
+        registration = Registration.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    server_id, api_key = await ingest.register(ctx, registration)
+    return JSONResponse(
+        {
+            "server_id": server_id,
+            "api_key": api_key,
+            "message": "Server registered successfully. Store the api_key now: "
+            "it is not shown again.",
+        },
+        status_code=201,
+    )
+
+
+@router.post("/api/ping", summary="Agent heartbeat: updates the server's last-seen time")
+async def post_ping(request: Request) -> JSONResponse:
+    ctx = get_ctx(request)
+    server_id = await authenticate(ctx, request)
+    try:
+        await ingest.ping(ctx, server_id)
+    except ingest.ServerGone:
+        raise unauthorized() from None
+    return JSONResponse({"status": "ok", "server_time": time.time()})
+
+
+@router.get("/api/ping", summary="Health check (no auth)")
+async def get_ping(request: Request) -> JSONResponse:
+    ctx = get_ctx(request)
+
+    def probe(conn: Connection) -> None:
+        conn.execute(text("SELECT 1"))
+
+    body: dict[str, Any] = {
+        "status": "ok",
+        "version": __version__,
+        "database": ctx.db.dialect,
+        "uptime_seconds": round(time.time() - ctx.started_at, 3),
+    }
+    try:
+        await ctx.db.read(probe)
+    except Exception as exc:  # health must answer, whatever the database does
+        body.update(status="error", detail=f"database unavailable: {type(exc).__name__}")
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)
+
+
+def openapi_schemas() -> dict[str, Any]:
+    """JSON Schemas of the ingest bodies, for components/schemas of the OpenAPI document."""
+    out: dict[str, Any] = {}
+    for model in BODY_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out

@@ -1,15 +1,24 @@
 """Read pool and single writer with group commit.
 
-Every write goes through one writer thread: callers hand it a function `fn(conn)`, the writer
-gathers the jobs queued within `max_delay_ms` (up to `max_batch`), runs each inside its own
-SAVEPOINT (a failing job fails alone), commits once, and only then resolves the callers'
-futures. So a request is answered only after its data is committed, and SQLite sees one writer.
+Every write goes through one writer thread: callers hand it work, the writer gathers what is
+queued within `max_delay_ms` (up to `max_batch` jobs), runs it in one transaction, commits once,
+and only then resolves the callers' futures. So a request is answered only after its data is
+committed, and SQLite sees one writer per process.
+
+Two kinds of job:
+- `write(fn)`: `fn(conn)` runs inside its own SAVEPOINT, so a failing job fails alone.
+- `write_batched(batch_fn, item)`: items queued for the same `batch_fn` are merged into one call
+  `batch_fn(conn, items) -> results` (one `executemany` instead of one statement per item).
+  If that call raises, each item is retried alone in its own SAVEPOINT, so a bad item still
+  fails alone and the others are stored.
+
 Reads run on a connection pool in worker threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -23,25 +32,28 @@ from sqlalchemy import Connection, Engine, create_engine, event
 log = logging.getLogger("fleetwatch.hub.store")
 
 T = TypeVar("T")
+#: `batch_fn(conn, items) -> results`, one result per item, in order.
+BatchFn = Callable[[Connection, list[Any]], list[Any]]
+_Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 
 @dataclass
 class _Job:
-    fn: Callable[[Connection], Any]
+    fn: Callable[[Connection], Any] | None
+    batch_fn: BatchFn | None
+    item: Any
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
 
 
-def _resolve(job: _Job, result: Any, error: BaseException | None) -> None:
-    def settle() -> None:
-        if job.future.done():
-            return
+def _settle(outcomes: list[_Outcome]) -> None:
+    for future, result, error in outcomes:
+        if future.done():
+            continue
         if error is not None:
-            job.future.set_exception(error)
+            future.set_exception(error)
         else:
-            job.future.set_result(result)
-
-    job.loop.call_soon_threadsafe(settle)
+            future.set_result(result)
 
 
 def make_engine(url: str) -> Engine:
@@ -60,7 +72,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # The writer takes the write lock up front: a deferred transaction that upgrades
+            # from read to write can fail at once with SQLITE_BUSY when another process
+            # (a second worker, `fleetwatch hub migrate`) writes too; IMMEDIATE waits instead.
+            immediate = conn.get_execution_options().get("fleetwatch_writer", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -88,6 +104,7 @@ class Database:
             self._thread.start()
 
     def close(self) -> None:
+        """Commit what is queued, stop the writer and close every connection."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=30)
@@ -103,9 +120,21 @@ class Database:
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn(conn)` in the writer's next batch; returns after the batch committed."""
+        result: T = await self._submit(fn, None, None)
+        return result
+
+    async def write_batched(self, batch_fn: BatchFn, item: Any) -> Any:
+        """Add `item` to the next `batch_fn(conn, items)` call; its result, once committed."""
+        return await self._submit(None, batch_fn, item)
+
+    async def _submit(
+        self, fn: Callable[[Connection], Any] | None, batch_fn: BatchFn | None, item: Any
+    ) -> Any:
+        if self._thread is None:
+            raise RuntimeError("the database writer is not running")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, loop, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job(fn, batch_fn, item, loop, future))
         return await future
 
     def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
@@ -123,30 +152,73 @@ class Database:
         return jobs, False
 
     def _run(self) -> None:
+        conn: Connection | None = None
         stop = False
         while not stop:
             first = self._queue.get()
             if first is None:
                 break
             jobs, stop = self._gather(first)
-            self._commit(jobs)
+            try:
+                if conn is None or conn.invalidated:
+                    conn = self.engine.connect().execution_options(fleetwatch_writer=True)
+                self._commit(conn, jobs)
+            except Exception as exc:
+                log.exception("writer: commit of %d jobs failed", len(jobs))
+                self._resolve([(job.future, None, exc) for job in jobs], jobs)
+                if conn is not None:
+                    conn.close()
+                    conn = None
+        if conn is not None:
+            conn.close()
 
-    def _commit(self, jobs: list[_Job]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        try:
-            with self.engine.begin() as conn:
-                for job in jobs:
-                    try:
-                        with conn.begin_nested():
-                            outcomes.append((job.fn(conn), None))
-                    except Exception as exc:  # one job's failure stays its own
-                        outcomes.append((None, exc))
-        except Exception as exc:
-            log.exception("writer: commit of %d jobs failed", len(jobs))
+    def _commit(self, conn: Connection, jobs: list[_Job]) -> None:
+        outcomes: dict[int, _Outcome] = {}
+        done_groups: set[BatchFn] = set()
+        with conn.begin():
             for job in jobs:
-                _resolve(job, None, exc)
-            return
+                if job.batch_fn is None:
+                    outcomes[id(job)] = self._run_one(conn, job)
+                elif job.batch_fn not in done_groups:
+                    done_groups.add(job.batch_fn)
+                    group = [j for j in jobs if j.batch_fn == job.batch_fn]
+                    for member, outcome in zip(group, self._run_group(conn, group), strict=True):
+                        outcomes[id(member)] = outcome
         self.batches_committed += 1
         self.jobs_committed += len(jobs)
-        for job, (result, error) in zip(jobs, outcomes, strict=True):
-            _resolve(job, result, error)
+        self._resolve([outcomes[id(job)] for job in jobs], jobs)
+
+    @staticmethod
+    def _run_one(conn: Connection, job: _Job) -> _Outcome:
+        try:
+            with conn.begin_nested():
+                if job.fn is not None:
+                    return job.future, job.fn(conn), None
+                assert job.batch_fn is not None
+                return job.future, job.batch_fn(conn, [job.item])[0], None
+        except Exception as exc:  # one job's failure stays its own
+            return job.future, None, exc
+
+    def _run_group(self, conn: Connection, group: list[_Job]) -> list[_Outcome]:
+        batch_fn = group[0].batch_fn
+        assert batch_fn is not None
+        try:
+            with conn.begin_nested():
+                results = batch_fn(conn, [job.item for job in group])
+            return [(job.future, result, None) for job, result in zip(group, results, strict=True)]
+        except Exception:
+            if len(group) == 1:
+                return [self._run_one(conn, group[0])]
+            log.debug("writer: batch of %d failed; retrying one by one", len(group))
+            return [self._run_one(conn, job) for job in group]
+
+    @staticmethod
+    def _resolve(outcomes: list[_Outcome], jobs: list[_Job]) -> None:
+        """Hand the outcomes back: one wake-up per event loop, not one per job."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            by_loop.setdefault(job.loop, []).append(outcome)
+        for loop, items in by_loop.items():
+            # a closed loop raises RuntimeError: nobody is waiting there any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, items)

@@ -97,6 +97,8 @@ def _rollup(name: str) -> Table:
         Column("server_id", String(36), primary_key=True),
         Column("bucket", Float, primary_key=True),  # start of the bucket, epoch seconds
         *cols,
+        # SQLite: the primary key *is* the table (no second copy of the key in a rowid index)
+        sqlite_with_rowid=False,
     )
 
 

@@ -1,0 +1,218 @@
+"""Ingest (H1/H2): registration, snapshots, live samples and heartbeats into the store.
+
+Stored shapes (what readers get back with `codec.unpack`):
+- `snapshots.detail` and `servers.latest`: the validated snapshot as
+  `Snapshot.model_dump(mode="json")` — every model key present (absent optional values are
+  `null`), strings exactly as the agent sent them. `servers.latest` is the newest snapshot by
+  `collected_at`; a replayed older one never replaces it.
+- `live_samples.detail` and `servers.latest_live`: `LiveSample.model_dump(mode="json")`.
+- `snapshots.ts` / `live_samples.ts`: `collected_at` (epoch seconds), or the receive time when
+  the agent sent none. Hot columns: `hot_values()`.
+
+Writes go through `Database.write_batched`, so all requests queued within a few milliseconds are
+stored with one multi-row INSERT and one rollup upsert per bucket, then answered.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import Connection
+
+from fleetwatch.errors import FleetwatchError
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services import keys
+from fleetwatch.hub.store import codec, rollups, timeseries
+from fleetwatch.hub.store.tables import HOT_METRICS, servers
+from fleetwatch.protocol.models import LiveSample, Registration, Snapshot
+
+
+class ServerGone(FleetwatchError):
+    """The server was deleted while its agent was still sending."""
+
+
+class BadTimestamp(FleetwatchError):
+    def __init__(self, field: str, value: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {value!r} is not an ISO 8601 time")
+
+
+def hot_values(snapshot: Snapshot) -> dict[str, float | None]:
+    """The numbers stored as columns (and rolled up) for one snapshot; None when not sent."""
+    m = snapshot.metrics
+    return {
+        "cpu_percent": m.cpu_percent,
+        "memory_percent": m.memory_percent,
+        "swap_percent": m.swap.percent if m.swap else None,
+        "load_1": m.cpu.load_1 if m.cpu else None,
+        "disk_percent_max": max((d.percent for d in m.disks), default=None),
+        "net_sent_bytes_per_sec": m.network.bytes_sent_per_sec,
+        "net_recv_bytes_per_sec": m.network.bytes_recv_per_sec,
+        "disk_read_bytes_per_sec": m.disk_io.read_bytes_per_sec if m.disk_io else None,
+        "disk_write_bytes_per_sec": m.disk_io.write_bytes_per_sec if m.disk_io else None,
+        "process_count": None if m.process_count is None else float(m.process_count),
+        "thread_count": None if m.thread_count is None else float(m.thread_count),
+    }
+
+
+def parse_time(value: str | None, field: str, default: float) -> float:
+    """ISO 8601 -> epoch seconds (naive times are UTC); `default` when absent."""
+    if value is None:
+        return default
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadTimestamp(field, value) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+@dataclass(frozen=True)
+class SnapshotWrite:
+    """One request's snapshots (one server)."""
+
+    server_id: str
+    rows: list[timeseries.SnapshotRow]
+    received_at: float
+    agent_version: str | None
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    stored: int
+    duplicates: int
+
+
+def prepare_snapshots(
+    server_id: str, snapshots: list[Snapshot], received_at: float, field_prefix: str = ""
+) -> SnapshotWrite:
+    """Everything CPU-bound (hot values, encoding) happens here, outside the writer thread."""
+    rows = []
+    for i, snap in enumerate(snapshots):
+        where = f"{field_prefix}[{i}]." if field_prefix else ""
+        ts = parse_time(snap.collected_at, f"{where}collected_at", received_at)
+        hot = hot_values(snap)
+        rows.append(
+            timeseries.SnapshotRow(
+                server_id=server_id,
+                ts=ts,
+                snapshot_id=snap.snapshot_id,
+                hot=tuple(hot[name] for name in HOT_METRICS),
+                detail=codec.pack(snap.model_dump(mode="json")),
+            )
+        )
+    version = next((s.agent.version for s in reversed(snapshots) if s.agent), None) or None
+    return SnapshotWrite(server_id, rows, received_at, version)
+
+
+def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreResult | None]:
+    """Writer batch: store many requests' snapshots at once; None for a deleted server."""
+    alive = timeseries.existing_servers(conn, [item.server_id for item in items])
+    live_items = [item for item in items if item.server_id in alive]
+    rows = [row for item in live_items for row in item.rows]
+    stored_flags = timeseries.insert_snapshots(conn, rows) if rows else []
+    new_rows = [row for row, ok in zip(rows, stored_flags, strict=True) if ok]
+    rollups.fold(
+        conn, [(r.server_id, r.ts, dict(zip(HOT_METRICS, r.hot, strict=True))) for r in new_rows]
+    )
+    seen: dict[str, float] = {}
+    versions: dict[str, str | None] = {}
+    for item in live_items:
+        seen[item.server_id] = max(item.received_at, seen.get(item.server_id, 0.0))
+        versions[item.server_id] = item.agent_version or versions.get(item.server_id)
+    newest: dict[str, timeseries.SnapshotRow] = {}
+    for row in new_rows:
+        if row.server_id not in newest or row.ts >= newest[row.server_id].ts:
+            newest[row.server_id] = row
+    timeseries.update_servers_latest(
+        conn,
+        [(sid, seen[sid], r.ts, r.detail, versions[sid]) for sid, r in newest.items()],
+    )
+    timeseries.touch_servers(conn, [(sid, at) for sid, at in seen.items() if sid not in newest])
+    results: list[StoreResult | None] = []
+    flags = iter(stored_flags)
+    for item in items:
+        if item.server_id not in alive:
+            results.append(None)
+            continue
+        ok = sum(1 for _ in item.rows if next(flags))
+        results.append(StoreResult(ok, len(item.rows) - ok))
+    return results
+
+
+async def ingest_snapshots(
+    ctx: HubContext, server_id: str, snapshots: list[Snapshot], batch: bool = False
+) -> StoreResult:
+    """Store snapshots of `server_id`; returns after commit. Raises ServerGone, BadTimestamp."""
+    write = prepare_snapshots(server_id, snapshots, time.time(), "snapshots" if batch else "")
+    result = await ctx.db.write_batched(store_snapshots, write)
+    if result is None:
+        keys.invalidate_server(ctx, server_id)
+        raise ServerGone(server_id)
+    assert isinstance(result, StoreResult)
+    return result
+
+
+def store_live(conn: Connection, items: list[timeseries.LiveRow]) -> list[bool]:
+    """Writer batch: live samples; False for a deleted server."""
+    alive = timeseries.existing_servers(conn, [r.server_id for r in items])
+    rows = [r for r in items if r.server_id in alive]
+    if rows:
+        timeseries.insert_live(conn, rows)
+        timeseries.touch_servers(conn, [(r.server_id, time.time()) for r in rows])
+    return [r.server_id in alive for r in items]
+
+
+async def ingest_live(ctx: HubContext, server_id: str, sample: LiveSample) -> None:
+    ts = parse_time(sample.collected_at, "collected_at", time.time())
+    hot = tuple(
+        float(v) if v is not None else None
+        for v in (getattr(sample, name) for name in timeseries.LIVE_HOT)
+    )
+    row = timeseries.LiveRow(server_id, ts, hot, codec.pack(sample.model_dump(mode="json")))
+    if not await ctx.db.write_batched(store_live, row):
+        keys.invalidate_server(ctx, server_id)
+        raise ServerGone(server_id)
+
+
+def store_pings(conn: Connection, items: list[tuple[str, float]]) -> list[bool]:
+    alive = timeseries.existing_servers(conn, [server_id for server_id, _ in items])
+    timeseries.touch_servers(conn, [item for item in items if item[0] in alive])
+    return [server_id in alive for server_id, _ in items]
+
+
+async def ping(ctx: HubContext, server_id: str) -> None:
+    """Heartbeat: `last_seen` = now."""
+    if not await ctx.db.write_batched(store_pings, (server_id, time.time())):
+        keys.invalidate_server(ctx, server_id)
+        raise ServerGone(server_id)
+
+
+async def register(ctx: HubContext, registration: Registration) -> tuple[str, str]:
+    """Create a server; returns (server_id, api_key). The key is never stored or shown again."""
+    server_id = str(uuid.uuid4())
+    api_key = keys.new_key()
+    values = {
+        "id": server_id,
+        "hostname": registration.hostname,
+        "display_name": registration.display_name,
+        "ip_address": registration.ip_address,
+        "os_info": registration.os_info,
+        "group_name": registration.group_name,
+        "tags": orjson.dumps(registration.tags).decode() if registration.tags else None,
+        "agent_version": registration.agent_version,
+        "key_prefix": keys.display_prefix(api_key),
+        "key_hash": keys.hash_key(api_key),
+        "created_at": time.time(),
+    }
+
+    def insert(conn: Connection) -> None:
+        conn.execute(servers.insert().values(**values))
+
+    await ctx.db.write(insert)
+    return server_id, api_key

@@ -1,0 +1,145 @@
+"""Batched writes of the ingest path: snapshot rows, live samples, server heartbeats.
+
+Plain SQL through the driver (`exec_driver_sql`): these run thousands of times per second in
+the writer thread, where SQLAlchemy's per-statement overhead would cost more than SQLite itself.
+Every function takes rows for many servers at once; the SQL is the same on SQLite and
+PostgreSQL apart from the placeholder.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from fleetwatch.hub.store.tables import HOT_METRICS
+
+LIVE_HOT = (
+    "cpu_percent",
+    "memory_percent",
+    "swap_percent",
+    "process_count",
+    "thread_count",
+    "handle_count",
+)
+_SNAPSHOT_COLUMNS = ("server_id", "ts", "snapshot_id", *HOT_METRICS, "detail")
+#: rows per INSERT statement (SQLite allows 32,766 parameters, PostgreSQL 65,535)
+_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    server_id: str
+    ts: float  # collected_at, epoch seconds
+    snapshot_id: str | None
+    hot: tuple[float | None, ...]  # in HOT_METRICS order
+    detail: bytes  # codec.pack of the whole snapshot
+
+
+@dataclass(frozen=True)
+class LiveRow:
+    server_id: str
+    ts: float
+    hot: tuple[float | None, ...]  # in LIVE_HOT order
+    detail: bytes
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+@functools.cache
+def _insert_snapshots_sql(rows: int, placeholder: str) -> str:
+    one = "(" + ", ".join([placeholder] * len(_SNAPSHOT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO snapshots ({', '.join(_SNAPSHOT_COLUMNS)}) VALUES "
+        + ", ".join([one] * rows)
+        + " ON CONFLICT DO NOTHING RETURNING server_id, snapshot_id"
+    )
+
+
+def existing_servers(conn: Connection, server_ids: Sequence[str]) -> set[str]:
+    """Which of `server_ids` still exist (a server may be deleted while its agent sends)."""
+    unique = list(dict.fromkeys(server_ids))
+    ph = _placeholder(conn)
+    sql = f"SELECT id FROM servers WHERE id IN ({', '.join([ph] * len(unique))})"
+    return {row[0] for row in conn.exec_driver_sql(sql, tuple(unique))}
+
+
+def insert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> list[bool]:
+    """Insert rows; a row whose (server_id, snapshot_id) is already stored is skipped.
+
+    Returns, per row, whether it was stored (False = duplicate). Rows without a snapshot_id are
+    always stored. Race-free with several writers: the unique index decides, not a pre-check.
+    """
+    ph = _placeholder(conn)
+    inserted: set[tuple[str, str | None]] = set()
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        params: list[object] = []
+        for r in chunk:
+            params += [r.server_id, r.ts, r.snapshot_id, *r.hot, r.detail]
+        result = conn.exec_driver_sql(_insert_snapshots_sql(len(chunk), ph), tuple(params))
+        inserted.update((row[0], row[1]) for row in result)
+    stored: list[bool] = []
+    for r in rows:
+        if r.snapshot_id is None:
+            stored.append(True)
+            continue
+        key = (r.server_id, r.snapshot_id)
+        stored.append(key in inserted)
+        inserted.discard(key)  # a second copy in the same batch is a duplicate
+    return stored
+
+
+def update_servers_latest(
+    conn: Connection, latest: Sequence[tuple[str, float, float, bytes, str | None]]
+) -> None:
+    """Per server `(server_id, seen_at, ts, latest_blob, agent_version)`.
+
+    `latest` is replaced only by a snapshot newer than the stored one (a replayed old snapshot
+    never hides the current state); `last_seen` only moves forward.
+    """
+    ph = _placeholder(conn)
+    sql = (
+        f"UPDATE servers SET "
+        f"latest = CASE WHEN last_snapshot_at IS NULL OR last_snapshot_at <= {ph} "
+        f"THEN {ph} ELSE latest END, "
+        f"last_snapshot_at = CASE WHEN last_snapshot_at IS NULL OR last_snapshot_at < {ph} "
+        f"THEN {ph} ELSE last_snapshot_at END, "
+        f"last_seen = CASE WHEN last_seen IS NULL OR last_seen < {ph} THEN {ph} ELSE last_seen END,"
+        f" agent_version = COALESCE({ph}, agent_version) WHERE id = {ph}"
+    )
+    params = [
+        (ts, blob, ts, ts, seen, seen, version, server_id)
+        for server_id, seen, ts, blob, version in latest
+    ]
+    if params:
+        conn.exec_driver_sql(sql, params)
+
+
+def touch_servers(conn: Connection, seen: Sequence[tuple[str, float]]) -> None:
+    """Heartbeat: move `last_seen` forward for `(server_id, seen_at)` pairs."""
+    ph = _placeholder(conn)
+    sql = (
+        f"UPDATE servers SET last_seen = CASE WHEN last_seen IS NULL OR last_seen < {ph} "
+        f"THEN {ph} ELSE last_seen END WHERE id = {ph}"
+    )
+    if seen:
+        conn.exec_driver_sql(sql, [(at, at, server_id) for server_id, at in seen])
+
+
+def insert_live(conn: Connection, rows: Sequence[LiveRow]) -> None:
+    """Insert live samples and make the newest of each server its `latest_live`."""
+    ph = _placeholder(conn)
+    cols = ("server_id", "ts", *LIVE_HOT, "detail")
+    sql = f"INSERT INTO live_samples ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))})"
+    conn.exec_driver_sql(sql, [(r.server_id, r.ts, *r.hot, r.detail) for r in rows])
+    newest: dict[str, LiveRow] = {}
+    for r in rows:
+        if r.server_id not in newest or r.ts >= newest[r.server_id].ts:
+            newest[r.server_id] = r
+    update = f"UPDATE servers SET latest_live = {ph} WHERE id = {ph}"
+    conn.exec_driver_sql(update, [(r.detail, r.server_id) for r in newest.values()])
