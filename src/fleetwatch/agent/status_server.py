@@ -1,9 +1,9 @@
 """The local status endpoint (A11): the latest snapshot over loopback HTTP.
 
-Standard library only (`http.server`, `json`, `threading`). One background thread collects
-a snapshot every interval; request handlers only read the latest one, so a scrape never
-triggers a collection and never waits for one. The tree and the Prometheus text of a snapshot
-are built at most once, on first request. Routes:
+Standard library only (`socketserver` via `status_http`, `json`, `threading`). One background
+thread collects a snapshot every interval; request handlers only read the latest one, so a
+scrape never triggers a collection and never waits for one. The tree and the Prometheus text
+of a snapshot are built at most once, on first request. Routes:
 
 - `GET /` a tiny HTML index;
 - `GET /status` the whole tree as JSON, `GET /status/<path>` a subtree or a bare JSON scalar
@@ -14,23 +14,26 @@ are built at most once, on first request. Routes:
 
 from __future__ import annotations
 
-import dataclasses
-import html
-import ipaddress
 import json
 import logging
-import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from fleetwatch import __version__
 from fleetwatch.agent.exposition import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from fleetwatch.agent.status_http import HttpServer, Request, Response
 from fleetwatch.agent.status_metrics import render_metrics
-from fleetwatch.agent.status_tree import Tree, build_tree, explain_missing, lookup, split_path
+from fleetwatch.agent.status_tree import (
+    Tree,
+    build_tree,
+    explain_missing,
+    lookup,
+    split_path,
+    stats_of,
+)
 from fleetwatch.errors import ConfigError, FleetwatchError, StatusPathError
 
 log = logging.getLogger("fleetwatch.agent.status")
@@ -43,18 +46,6 @@ class SnapshotSource(Protocol):
     """What the server needs from a collector (`fleetwatch.agent.snapshot.SnapshotCollector`)."""
 
     def collect(self) -> dict[str, Any]: ...
-
-
-def stats_of(source: object) -> dict[str, Any] | None:
-    """The collector's `stats` (a dataclass, a mapping or an object) as a plain dict, if any."""
-    stats = getattr(source, "stats", None)
-    if stats is None:
-        return None
-    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
-        return dataclasses.asdict(stats)
-    if isinstance(stats, Mapping):
-        return dict(stats)
-    return {k: v for k, v in vars(stats).items() if not k.startswith("_")}
 
 
 class Latest:
@@ -127,81 +118,65 @@ class CollectLoop(threading.Thread):
             self.collect_once()
 
 
-class StatusHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    latest: Latest
+def _json(status: int, value: Any) -> Response:
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(status, body, "application/json")
 
 
-class StatusHTTPServer6(StatusHTTPServer):
-    address_family = socket.AF_INET6
+def error_response(status: int, message: str) -> Response:
+    """The error shape the hub uses too: `{"error": {"code", "message", "field"}}`."""
+    code = _ERROR_CODES.get(status, "error")
+    response = _json(status, {"error": {"code": code, "message": message, "field": None}})
+    if status == 405:
+        response.headers.append(("Allow", "GET, HEAD"))
+    return response
 
 
-class StatusHandler(BaseHTTPRequestHandler):
-    server: StatusHTTPServer
-    protocol_version = "HTTP/1.1"  # keep-alive for scrapers
-    server_version = f"fleetwatch-agent/{__version__}"
+_ERROR_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    431: "headers_too_large",
+    500: "internal_error",
+    503: "not_ready",
+    505: "http_version_not_supported",
+}
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
 
-    def _send(self, status: int, body: bytes, content_type: str, head: bool = False) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        if status == 405:
-            self.send_header("Allow", "GET, HEAD")
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
+def route(latest: Latest, request: Request) -> Response:
+    """Answer one request from the latest snapshot (see the module docstring for the routes)."""
+    if request.method not in ("GET", "HEAD"):
+        return error_response(405, f"{request.method} is not allowed; use GET")
+    path = urlsplit(request.target).path
+    segments = [unquote(s) for s in split_path(path)]
+    if not segments:
+        return Response(200, _index_html(latest), "text/html; charset=utf-8")
+    if segments[0] not in ("status", "metrics") or (segments[0] == "metrics" and segments[1:]):
+        shown = path if len(path) <= 200 else path[:200] + "..."
+        return error_response(
+            404, f"no such endpoint: {shown!r}; try /status, /status/<path> or /metrics"
+        )
+    if not latest.ready:
+        return error_response(503, "the first snapshot is being collected; retry in a moment")
+    if segments[0] == "metrics":
+        return Response(200, latest.metrics() or b"", METRICS_CONTENT_TYPE)
+    tree = latest.tree() or {}
+    try:
+        return _json(200, lookup(tree, segments[1:]))
+    except StatusPathError:
+        return error_response(404, explain_missing(tree, segments[1:]))
 
-    def _json(self, status: int, value: Any, head: bool = False) -> None:
-        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        self._send(status, body, "application/json", head)
 
-    def _error(self, status: int, code: str, message: str, head: bool = False) -> None:
-        self._json(status, {"error": {"code": code, "message": message, "field": None}}, head)
-
-    def _get(self, head: bool) -> None:
-        path = urlsplit(self.path).path
-        segments = [unquote(s) for s in split_path(path)]
-        latest = self.server.latest
-        if segments == []:
-            return self._send(200, _index_html(latest), "text/html; charset=utf-8", head)
-        if segments[0] not in ("status", "metrics") or (segments[0] == "metrics" and segments[1:]):
-            shown = path if len(path) <= 200 else path[:200] + "..."
-            message = f"no such endpoint: {shown!r}; try /status, /status/<path> or /metrics"
-            return self._error(404, "not_found", message, head)
-        if not latest.ready:
-            return self._error(503, "not_ready", "the first snapshot is being collected", head)
-        if segments[0] == "metrics":
-            return self._send(200, latest.metrics() or b"", METRICS_CONTENT_TYPE, head)
-        tree = latest.tree() or {}
-        try:
-            value = lookup(tree, segments[1:])
-        except StatusPathError:
-            return self._error(404, "not_found", explain_missing(tree, segments[1:]), head)
-        return self._json(200, value, head)
-
-    def do_GET(self) -> None:
-        self._get(head=False)
-
-    def do_HEAD(self) -> None:
-        self._get(head=True)
-
-    def _not_allowed(self) -> None:
-        self.close_connection = True  # the request body, if any, is not read
-        self._error(405, "method_not_allowed", f"{self.command} is not allowed; use GET")
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = _not_allowed
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _index_html(latest: Latest) -> bytes:
     tree = latest.tree() or {}
-    host = html.escape(str(tree.get("host", {}).get("hostname", "")))
+    host = _escape(str(tree.get("host", {}).get("hostname", "")))
     return (
         "<!doctype html><html><head><title>fleetwatch agent</title></head><body>"
-        f"<h1>fleetwatch agent {html.escape(__version__)} {host}</h1><ul>"
+        f"<h1>fleetwatch agent {_escape(__version__)} {host}</h1><ul>"
         '<li><a href="/status">/status</a> latest snapshot as a JSON tree'
         " (<code>/status/cpu/percent</code>, <code>/status/network/&lt;nic&gt;/errin</code>)</li>"
         '<li><a href="/metrics">/metrics</a> Prometheus text format</li>'
@@ -221,6 +196,8 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 def is_loopback(host: str) -> bool:
     """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    import ipaddress  # here, not at import time: only the command line needs it
+
     if host == "localhost":
         return True
     try:
@@ -244,11 +221,11 @@ class StatusServer:
         self.latest = Latest()
         self.loop = CollectLoop(source, self.latest, interval_seconds, before_cycle)
         try:
-            server_class = StatusHTTPServer6 if ":" in host else StatusHTTPServer
-            self.httpd = server_class((host, port), StatusHandler)
+            self.httpd = HttpServer(
+                (host, port), lambda request: route(self.latest, request), error_response
+            )
         except OSError as exc:
             raise FleetwatchError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-        self.httpd.latest = self.latest
         self._http_thread = threading.Thread(
             target=self.httpd.serve_forever, name="fleetwatch-status-http", daemon=True
         )
@@ -256,7 +233,12 @@ class StatusServer:
     @property
     def url(self) -> str:
         shown = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{shown}:{self.httpd.server_port}"
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful after binding port 0)."""
+        return int(self.httpd.server_address[1])
 
     def start(self) -> None:
         self.loop.collect_once()  # the first snapshot is ready before the first request

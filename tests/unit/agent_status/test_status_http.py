@@ -55,7 +55,7 @@ def served() -> Iterator[tuple[StatusServer, ScriptedSource]]:
 
 
 def get(server: StatusServer, path: str, method: str = "GET") -> tuple[int, str, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", server.httpd.server_port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         conn.request(method, path)
         response = conn.getresponse()
@@ -157,7 +157,7 @@ def test_not_ready_before_the_first_snapshot() -> None:
 def test_port_in_use_is_a_clear_error(served: tuple[StatusServer, ScriptedSource]) -> None:
     server, _ = served
     with pytest.raises(FleetwatchError, match=r"cannot listen on 127\.0\.0\.1"):
-        StatusServer(ScriptedSource(), "127.0.0.1", server.httpd.server_port)
+        StatusServer(ScriptedSource(), "127.0.0.1", server.port)
 
 
 @pytest.mark.parametrize(
