@@ -1,9 +1,9 @@
 """Agent authentication for the ingest routes: `Authorization: Bearer <server_id>:<api_key>`.
 
-Order of checks, cheapest first: a recently verified credential is accepted from memory; else
-the caller's IP must still have failure budget (so a flood of bad keys costs no database work);
-then the key is checked against its stored SHA-256. A failure spends one token of the IP's
-budget. After authentication the server's own budget is charged (`ratelimit.py`).
+A recently verified credential is accepted from memory; else the key is checked against its
+stored SHA-256 (one primary-key read). A failure spends one token of the caller's IP budget and
+is answered 401, or 429 once that budget is spent; good agents behind the same address are never
+refused for it. After authentication the server's own budget is charged (`ratelimit.py`).
 """
 
 from __future__ import annotations
@@ -32,14 +32,9 @@ async def authenticate(ctx: HubContext, request: Request) -> str:
     authorization = request.headers.get("authorization")
     server_id = keys.cached_server(ctx, authorization) if authorization else None
     if server_id is None:
-        ip = client_ip(ctx, request)
-        ip_limiter = limiter(ctx, "ip")
-        retry = ip_limiter.retry_after(ip)
-        if retry:
-            raise too_many(retry)
         server_id = await keys.verify(ctx, authorization) if authorization else None
         if server_id is None:
-            ip_limiter.consume(ip)
+            charge_failure(ctx, request)
             raise unauthorized()
     retry = limiter(ctx, "server").consume(server_id)
     if retry:
@@ -48,5 +43,7 @@ async def authenticate(ctx: HubContext, request: Request) -> str:
 
 
 def charge_failure(ctx: HubContext, request: Request) -> None:
-    """Count a failed request (bad body, ...) against the caller's IP budget."""
-    limiter(ctx, "ip").consume(client_ip(ctx, request))
+    """Count a failed request against the caller's IP budget; 429 once it is spent."""
+    retry = limiter(ctx, "ip").consume(client_ip(ctx, request))
+    if retry:
+        raise too_many(retry)
