@@ -3,6 +3,7 @@ retention) on SQLite and PostgreSQL through the real app."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,3 +224,31 @@ def test_cleanup_deletes_only_what_is_past_retention(hub: Hub) -> None:
     assert _count(hub, tables.live_samples, sid) == 1
     again = hub.client.delete("/api/dashboard/settings").json()["deleted"]
     assert sum(again.values()) == 0
+
+
+def test_periodic_retention_runs_in_the_background(hub: Hub) -> None:
+    import asyncio
+
+    from fleetwatch.hub.services.retention import run_periodic
+
+    now = time.time()
+    sid = insert_server(hub.engine, last_seen=now)
+    insert_live(hub.engine, sid, [(now - 3 * 3600, {"cpu_percent": 1.0, "memory_percent": 1.0})])
+
+    async def start() -> asyncio.Task[None]:
+        return asyncio.create_task(run_periodic(hub.ctx, 0.05, 0.0))
+
+    task = hub.client.run(start())
+    try:
+        deadline = time.monotonic() + 10
+        while _count(hub, tables.live_samples, sid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _count(hub, tables.live_samples, sid) == 0
+    finally:
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        hub.client.run(stop())
