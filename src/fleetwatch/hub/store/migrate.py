@@ -37,15 +37,18 @@ def _config(conn: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    """The newest revision this version of fleetwatch knows."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest revision(s) this version of fleetwatch knows ("a,b" if branches coexist)."""
+    return ",".join(sorted(ScriptDirectory.from_config(_config()).get_heads()))
+
+
+def _revision(conn: Connection) -> str | None:
+    heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) if heads else None
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _revision(conn)
 
 
 def _create_unmigrated_tables(conn: Connection) -> None:
@@ -66,13 +69,13 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     with engine.connect().execution_options(fleetwatch_writer=True) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
-        before = MigrationContext.configure(conn).get_current_revision()
+        before = _revision(conn)
         cfg = _config(conn)
         if before is None and inspect(conn).has_table("servers"):
             log.info("adopting a database created before migrations (stamping %s)", _FIRST_REVISION)
             command.stamp(cfg, _FIRST_REVISION)
-        command.upgrade(cfg, "head")
-        after = MigrationContext.configure(conn).get_current_revision()
+        command.upgrade(cfg, "heads")  # several feature branches may coexist
+        after = _revision(conn)
         _create_unmigrated_tables(conn)
     if before != after:
         log.info("database schema upgraded from %s to %s", before or "empty", after)

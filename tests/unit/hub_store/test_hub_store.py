@@ -1,0 +1,211 @@
+"""Store internals: codec, group-commit writer, rollup folding, migrations, settings, limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import zlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Connection, create_engine, inspect, text
+
+from factories import make_snapshot
+from fleetwatch.errors import ConfigError
+from fleetwatch.hub.api.ratelimit import RateLimiter
+from fleetwatch.hub.settings import load_settings
+from fleetwatch.hub.store import codec, rollups
+from fleetwatch.hub.store.database import Database, make_engine
+from fleetwatch.hub.store.migrate import head_revision, upgrade
+from fleetwatch.hub.store.tables import metadata
+from hubtest import postgres_schema
+
+# --- codec ------------------------------------------------------------------------------------
+
+
+def test_codec_round_trips_and_beats_plain_zlib() -> None:
+    doc = make_snapshot()
+    packed = codec.pack(doc)
+    assert codec.unpack(packed) == doc
+    assert len(packed) < len(zlib.compress(orjson.dumps(doc), 6)) * 0.8
+    assert codec.unpack(b"z" + zlib.compress(orjson.dumps(doc))) == doc  # first format
+    assert codec.unpack(None) is None and codec.unpack(b"") is None
+    with pytest.raises(ValueError, match="unknown stored format"):
+        codec.unpack(b"?abc")
+
+
+# --- writer -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    database = Database(f"sqlite:///{tmp_path / 'w.db'}", max_delay_ms=20)
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+    database.start()
+    yield database
+    database.close()
+
+
+def _insert(key: str) -> Any:
+    def job(conn: Connection) -> str:
+        conn.exec_driver_sql("INSERT INTO t (k, v) VALUES (?, 1)", (key,))
+        return key
+
+    return job
+
+
+def _batch(conn: Connection, keys: list[str]) -> list[str]:
+    conn.exec_driver_sql("INSERT INTO t (k, v) VALUES (?, 2)", [(k,) for k in keys])
+    return [k.upper() for k in keys]
+
+
+def _count(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM t")).scalar_one())
+
+
+def test_a_failing_job_fails_alone_and_the_rest_is_committed(db: Database) -> None:
+    async def main() -> list[Any]:
+        jobs = [db.write(_insert(k)) for k in ("a", "b", "a", "c")]  # second "a" violates the PK
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert results[0] == "a" and results[1] == "b" and results[3] == "c"
+    assert isinstance(results[2], Exception)
+    assert _count(db) == 3
+    assert db.batches_committed <= 2  # gathered into (nearly) one transaction
+
+
+def test_batched_items_share_one_call_and_a_bad_item_fails_alone(db: Database) -> None:
+    async def main() -> list[Any]:
+        items = [db.write_batched(_batch, k) for k in ("x", "y", "x", "z")]
+        return await asyncio.gather(*items, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert results[0] == "X" and results[1] == "Y" and results[3] == "Z"
+    assert isinstance(results[2], Exception)
+    assert _count(db) == 3
+
+
+def test_write_returns_only_after_commit(db: Database) -> None:
+    async def main() -> None:
+        await db.write(_insert("k"))
+        assert _count(db) == 1  # a separate connection already sees it
+
+    asyncio.run(main())
+
+
+# --- rollups ------------------------------------------------------------------------------------
+
+
+def test_aggregate_folds_samples_into_buckets() -> None:
+    samples = [
+        ("s", 60.0, {"cpu_percent": 10.0}),
+        ("s", 119.0, {"cpu_percent": 30.0, "load_1": 2.0}),
+        ("s", 120.0, {"cpu_percent": 5.0}),
+    ]
+    buckets = rollups.aggregate(samples, 60)
+    first = buckets[("s", 60.0)]
+    i = 0  # cpu_percent is the first hot metric
+    assert (first.low[i], first.high[i], first.total[i], first.n[i]) == (10.0, 30.0, 40.0, 2)
+    assert buckets[("s", 120.0)].n[i] == 1
+    assert rollups.bucket_start(3599.9, 3600) == 0.0
+
+
+# --- migrations ---------------------------------------------------------------------------------
+
+
+def test_upgrade_creates_the_schema_once_and_adopts_old_databases(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    assert upgrade(engine) == (None, head_revision())
+    assert upgrade(engine) == (head_revision(), head_revision())
+    assert {"servers", "snapshots", "rollup_1m", "alembic_version"} <= set(
+        inspect(engine).get_table_names()
+    )
+    engine.dispose()
+    old = create_engine(f"sqlite:///{tmp_path / 'old.db'}")  # made by pre-migration builds
+    first = ("servers", "groups", "snapshots", "rollup_1m", "rollup_1h", "live_samples")
+    first += ("settings", "audit_log", "agent_configs")
+    metadata.create_all(old, tables=[metadata.tables[name] for name in first])
+    assert upgrade(make_engine(str(old.url)))[1] == head_revision()
+    old.dispose()
+
+
+def _concurrent_upgrades(url: str, n: int) -> list[Any]:
+    results: list[Any] = []
+
+    def run() -> None:
+        engine = make_engine(url)
+        try:
+            results.append(upgrade(engine))
+        except Exception as exc:  # collected and asserted on below
+            results.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_concurrent_starts_on_sqlite_do_not_race(tmp_path: Path) -> None:
+    results = _concurrent_upgrades(f"sqlite:///{tmp_path / 'c.db'}", 4)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(r[0] is None for r in results) == [False, False, False, True]
+
+
+@pytest.mark.postgres
+def test_concurrent_starts_on_postgresql_do_not_race(postgres_url: str) -> None:
+    with postgres_schema(postgres_url) as url:
+        results = _concurrent_upgrades(url, 4)
+        assert all(isinstance(r, tuple) for r in results), results
+        assert sorted(r[0] is None for r in results) == [False, False, False, True]
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def test_settings_precedence_and_errors(tmp_path: Path) -> None:
+    config = tmp_path / "hub.json"
+    config.write_text(json.dumps({"port": 9000, "rate_limit_per_minute": 10, "workers": 2}))
+    env = {"FLEETWATCH_PORT": "9100", "FLEETWATCH_ACCESS_LOG": "yes"}
+    s = load_settings({"port": 9200}, config_file=config, environ=env)
+    assert (s.port, s.rate_limit_per_minute, s.workers, s.access_log) == (9200, 10, 2, True)
+    assert load_settings(config_file=config, environ=env).port == 9100
+    assert load_settings(environ={}).resolved_database_url.endswith("data/fleetwatch.db")
+    for bad, key in (
+        ({"FLEETWATCH_PORT": "eighty"}, "port"),
+        ({"FLEETWATCH_PORT": "70000"}, "port"),
+        ({"FLEETWATCH_ACCESS_LOG": "maybe"}, "access_log"),
+        ({"FLEETWATCH_LOG_LEVEL": "loud"}, "log_level"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            load_settings(environ=bad)
+        assert info.value.key == key
+    config.write_text(json.dumps({"prot": 1}))
+    with pytest.raises(ConfigError, match="unknown hub setting"):
+        load_settings(config_file=config, environ={})
+
+
+def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
+    s = load_settings({"data_dir": tmp_path, "workers": 3, "access_log": True}, environ={})
+    assert load_settings(environ=s.as_environ()) == s
+
+
+# --- rate limiter -------------------------------------------------------------------------------
+
+
+def test_token_bucket_allows_the_budget_then_asks_to_wait() -> None:
+    limiter = RateLimiter(per_minute=2)
+    assert limiter.consume("ip") == 0 and limiter.consume("ip") == 0
+    retry = limiter.consume("ip")
+    assert 1 <= retry <= 30 and limiter.retry_after("ip") == retry
+    assert limiter.consume("other") == 0
+    assert RateLimiter(per_minute=0).consume("ip") == 0
