@@ -189,3 +189,55 @@ def test_parse_listen_rejects(text: str) -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def raw(server: StatusServer, data: bytes) -> bytes:
+    """Send raw bytes, read until the server closes the connection."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"GET /status HTTP/2.0\r\n\r\n", b"505"),
+        (b"GET /status HTTP/1.1\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n", b"431"),
+        (b"GET /status HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+        (b"POST /status HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", b"405"),
+    ],
+)
+def test_bad_requests_get_a_clear_answer_and_a_close(
+    served: tuple[StatusServer, ScriptedSource], data: bytes, status: bytes
+) -> None:
+    server, _ = served
+    answer = raw(server, data)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status)
+    assert b"Connection: close" in head
+    assert json.loads(body)["error"]["message"]
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(
+    served: tuple[StatusServer, ScriptedSource],
+) -> None:
+    server, _ = served
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        for path in ("/status/cpu/percent", "/metrics", "/status/host/hostname"):
+            conn.request("GET", path)
+            response = conn.getresponse()
+            assert response.status == 200
+            response.read()
+            assert response.getheader("Connection") is None
+    finally:
+        conn.close()
+    answer = raw(server, b"GET /status/host/hostname HTTP/1.0\r\n\r\n")
+    assert answer.endswith(b'"web-01"')
+    assert b"Connection: close" in answer
