@@ -1,0 +1,169 @@
+"""SnapshotCollector end to end on injected sources: shape, isolation of failures, state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_fakes import FIXTURES, FakeClock, FakeProc, FakePsutil, raising
+
+from fleetwatch.agent.snapshot import SnapshotCollector, Sources
+from fleetwatch.protocol.agent_config import validate
+from fleetwatch.protocol.models import LiveSample, Snapshot
+from fleetwatch.protocol.version import PROTOCOL_VERSION
+
+
+def sysv_runner(argv: Sequence[str], timeout_seconds: float, *, merge_stderr: bool = False) -> str:
+    if list(argv) == ["service", "--status-all"]:
+        return (FIXTURES / "service_status_all.txt").read_text()
+    raise FileNotFoundError(argv[0])
+
+
+def make_sources(tmp_path: Path, **overrides: Any) -> Sources:
+    proc = FakeProc(tmp_path / "proc")
+    proc.add(1, "init", ppid=0, cpu_seconds=3.0, start_seconds=0.0)
+    proc.add(50, "worker", cpu_seconds=500.0, threads=8, rss_pages=2000)
+    proc.add(60, "idle", cmdline=["/usr/bin/idle", "--quiet"])
+    values: dict[str, Any] = {
+        "proc_root": proc.root,
+        "os_release_path": FIXTURES / "os-release",
+        "nvml_loader": lambda: None,
+        "gpu_runner": raising(FileNotFoundError("nvidia-smi")),
+        "service_runner": sysv_runner,
+        "systemd_dir": tmp_path / "no-systemd",
+        "platform": "linux",
+        "docker_socket": str(tmp_path / "docker.sock"),
+        "self_pid": 999_999,
+        "clock": FakeClock(),
+        "services_in_background": False,
+    }
+    values.update(overrides)
+    return Sources(**values)
+
+
+def test_full_snapshot_shape(tmp_path: Path) -> None:
+    config = validate({"top_processes_count": 2, "watched_processes": ["worker", "ghost"]})
+    collector = SnapshotCollector(config, sources=make_sources(tmp_path))
+    snap = collector.collect()
+    Snapshot.model_validate(snap)
+    assert snap["protocol_version"] == PROTOCOL_VERSION
+    assert len(snap["snapshot_id"]) == 32 and snap["collected_at"].endswith("+00:00")
+    metrics = snap["metrics"]
+    assert metrics["process_count"] == 3 and metrics["thread_count"] == 10
+    assert metrics["handle_count"] == 1234  # from the fake sys/fs/file-nr
+    assert snap["processes"][0]["pid"] == 50
+    assert snap["watched_processes"]["worker"]["alive"] is True
+    assert snap["watched_processes"]["ghost"] == {"alive": False, "instances": []}
+    assert snap["system"]["os_release"] == "Debian GNU/Linux 12 (bookworm)"
+    assert {s["service_name"] for s in snap["services"]} >= {"postgresql", "ssh"}
+    sources = snap["collection"]["sources"]
+    assert sources["processes"]["source"] == "procfs"
+    assert sources["services"]["source"] == "sysv"
+    assert sources["gpu"]["source"] == "none" and snap["gpus"] == []
+    assert sources["containers"]["detail"].startswith("no Docker socket")
+    assert collector.stats.cycles == 1 and collector.stats.last_duration_ms > 0
+
+
+def test_unreadable_source_gives_partial_data_and_one_logged_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    denied = PermissionError(13, "Permission denied", "/proc/net/dev")
+    psutil = FakePsutil(
+        net_io_counters=raising(denied), virtual_memory=raising(OSError(5, "I/O error"))
+    )
+    collector = SnapshotCollector(validate({}), sources=make_sources(tmp_path, psutil=psutil))
+    with caplog.at_level(logging.WARNING, logger="fleetwatch.agent.collect"):
+        first = collector.collect()
+        second = collector.collect()
+        live = collector.collect_live()
+    for snap in (first, second):
+        Snapshot.model_validate(snap)
+        assert snap["metrics"]["interfaces"] == []
+        assert snap["metrics"]["memory_total"] == 0 and snap["metrics"]["memory"] is None
+        assert snap["metrics"]["cpu"]["count_logical"] >= 1  # other families unaffected
+        assert len(snap["processes"]) == 3
+        assert sorted(snap["collection"]["warnings"]) == [
+            "memory: [Errno 5] I/O error",
+            "network: cannot read interface counters: "
+            "[Errno 13] Permission denied: '/proc/net/dev'",
+        ]
+    LiveSample.model_validate(live)
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 2  # each problem logged once, not once per cycle
+    assert collector.stats.warnings_total == 4
+    assert collector.stats.last_warnings == second["collection"]["warnings"]
+
+
+def test_live_samples_have_rates_after_the_first(tmp_path: Path) -> None:
+    sources = make_sources(tmp_path)
+    collector = SnapshotCollector(validate({}), sources=sources)
+    first = collector.collect_live()
+    LiveSample.model_validate(first)
+    assert first["network_rate"]["bytes_recv_per_sec"] == 0.0
+    assert first["process_count"] == 3 and first["thread_count"] == 345  # from loadavg
+    sources.clock.advance(1.0)  # type: ignore[attr-defined]
+    second = collector.collect_live()
+    LiveSample.model_validate(second)
+    assert second["handle_count"] == 1234
+
+
+def test_snapshot_rates_start_empty_and_live_keeps_separate_state(tmp_path: Path) -> None:
+    sources = make_sources(tmp_path)
+    collector = SnapshotCollector(validate({}), sources=sources)
+    collector.collect_live()
+    sources.clock.advance(1.0)  # type: ignore[attr-defined]
+    snap = collector.collect()
+    assert snap["metrics"]["network"]["bytes_recv_per_sec"] is None  # first full snapshot
+    sources.clock.advance(1.0)  # type: ignore[attr-defined]
+    assert collector.collect()["metrics"]["network"]["bytes_recv_per_sec"] is not None
+
+
+def test_skipped_process_scan_reuses_the_last_one(tmp_path: Path) -> None:
+    sources = make_sources(tmp_path)
+    collector = SnapshotCollector(validate({}), sources=sources)
+    first = collector.collect()
+    FakeProc(sources.proc_root).add(70, "newcomer")  # type: ignore[arg-type]
+    collector.scan_processes = False
+    skipped = collector.collect()
+    assert skipped["processes"] == first["processes"]
+    assert "skipped" in skipped["collection"]["sources"]["processes"]["detail"]
+    collector.scan_processes = True
+    assert collector.collect()["metrics"]["process_count"] == 4
+
+
+def test_reconfigure_applies_new_settings(tmp_path: Path) -> None:
+    collector = SnapshotCollector(validate({}), sources=make_sources(tmp_path))
+    assert collector.collect()["watched_processes"] == {}
+    collector.reconfigure(
+        validate(
+            {
+                "top_processes_count": 1,
+                "watched_processes": ["idle"],
+                "monitored_services": ["ssh"],
+                "sensors_enabled": False,
+                "gpu_enabled": False,
+                "containers_enabled": False,
+            }
+        )
+    )
+    snap = collector.collect()
+    Snapshot.model_validate(snap)
+    assert snap["watched_processes"]["idle"]["alive"] is True
+    assert [s["service_name"] for s in snap["services"]] == ["ssh"]
+    assert len(snap["processes"]) <= 2
+    for family in ("sensors", "gpu", "containers"):
+        assert snap["collection"]["sources"][family]["detail"].endswith("is false")
+
+
+def test_psutil_process_source_where_there_is_no_proc(tmp_path: Path) -> None:
+    sources = make_sources(tmp_path, proc_root=None)
+    collector = SnapshotCollector(validate({"watched_processes": ["pytest"]}), sources=sources)
+    snap = collector.collect()
+    Snapshot.model_validate(snap)
+    assert snap["collection"]["sources"]["processes"]["source"] == "psutil"
+    assert snap["metrics"]["process_count"] > 1
+    assert snap["processes"]
+    LiveSample.model_validate(collector.collect_live())
