@@ -2,7 +2,8 @@
 
 `make_snapshot(**overrides)` gives a full, valid `protocol.models.Snapshot` dict; overrides are
 merged recursively into dicts (so `make_snapshot(metrics={"cpu": {"percent": 97.0}})` changes one
-number) and replace anything else (lists, scalars) as given.
+number) and replace anything else (lists, scalars) as given; an empty dict replaces too
+(`make_snapshot(watched_processes={})` means "none").
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ GIB = 1024**3
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Return `base` with `overrides` merged in: dicts recursively, everything else replaced."""
+    """Return `base` with `overrides` merged in: non-empty dicts recursively, all else replaced."""
     result = copy.deepcopy(base)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(result.get(key), dict):
             result[key] = deep_merge(result[key], value)
         else:
             result[key] = copy.deepcopy(value)
@@ -61,7 +62,9 @@ def make_disk(mountpoint: str = "/", **overrides: Any) -> dict[str, Any]:
     return deep_merge(base, overrides)
 
 
-def make_watched_instance(pid: int = 4242, name: str = "worker", **overrides: Any) -> dict[str, Any]:
+def make_watched_instance(
+    pid: int = 4242, name: str = "worker", **overrides: Any
+) -> dict[str, Any]:
     base: dict[str, Any] = {
         "pid": pid,
         "name": name,
