@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from fleetwatch import __version__
-from fleetwatch.hub.api import errors, export, ingest, query
+from fleetwatch.hub.api import agent_config, errors, export, ingest, query
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import keys
@@ -69,6 +69,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     errors.install_error_handlers(app)
     for router in (ingest.router, query.router, export.router):
         app.include_router(router)
+    app.include_router(agent_config.router)
     _publish_wire_models(app)
     return app
 

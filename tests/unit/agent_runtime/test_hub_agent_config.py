@@ -1,0 +1,86 @@
+"""Hub side of remote agent configuration: push (validated), agent poll/confirm, history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hubtest import bearer, register, sync_hub_client
+
+
+def test_push_poll_confirm_and_history(tmp_path: Path) -> None:
+    with sync_hub_client(tmp_path, rate_limit_per_minute=0) as client:
+        server_id, agent = register(client)
+        url = f"/api/dashboard/server/{server_id}/config"
+        assert client.get(url).json() == {"server_id": server_id, "pending": None, "history": []}
+        assert client.get(f"/api/config/{server_id}", headers=agent).json() == {
+            "has_update": False,
+            "config": None,
+            "config_id": None,
+        }
+        r1 = client.post(url, json={"collection_interval_seconds": 30, "top_processes_count": 5})
+        assert r1.status_code == 201, r1.text
+        r2 = client.post(url, json={"top_processes_count": 9})
+        poll = client.get(f"/api/config/{server_id}", headers=agent).json()
+        assert poll == {
+            "has_update": True,
+            "config": {"collection_interval_seconds": 30, "top_processes_count": 9},
+            "config_id": r2.json()["config_id"],
+        }
+        view = client.get(url).json()
+        assert view["pending"]["config"]["top_processes_count"] == 9
+        assert [h["status"] for h in view["history"]] == ["pending", "pending"]
+        ack = {"config_id": poll["config_id"], "applied": True, "error": None}
+        r = client.post(f"/api/config/{server_id}", json=ack, headers=agent)
+        assert r.json() == {"status": "ok", "confirmed": 2}
+        assert client.get(f"/api/config/{server_id}", headers=agent).json()["has_update"] is False
+        view = client.get(url).json()
+        assert view["pending"] is None
+        assert [h["status"] for h in view["history"]] == ["applied", "applied"]
+        assert view["history"][0]["confirmed_at"] is not None
+
+
+def test_rejection_is_recorded_with_the_agents_reason(tmp_path: Path) -> None:
+    with sync_hub_client(tmp_path, rate_limit_per_minute=0) as client:
+        server_id, agent = register(client)
+        url = f"/api/dashboard/server/{server_id}/config"
+        config_id = client.post(url, json={"live_enabled": True}).json()["config_id"]
+        ack = {"config_id": config_id, "applied": False, "error": "cannot save: read-only"}
+        client.post(f"/api/config/{server_id}", json=ack, headers=agent)
+        history = client.get(url).json()["history"]
+        assert history[0]["status"] == "rejected"
+        assert history[0]["error"] == "cannot save: read-only"
+
+
+def test_push_is_validated_against_the_agent_schema(tmp_path: Path) -> None:
+    with sync_hub_client(tmp_path, rate_limit_per_minute=0) as client:
+        server_id, _ = register(client)
+        url = f"/api/dashboard/server/{server_id}/config"
+        cases = {
+            "server_id": ({"server_id": "x"}, "cannot be changed remotely"),
+            "dashboard_url": ({"dashboard_url": "http://evil"}, "cannot be changed remotely"),
+            "live_interval_seconds": ({"live_interval_seconds": 0}, "at least 1"),
+            "nonsense": ({"nonsense": 1}, "unknown key"),
+        }
+        for key, (body, message) in cases.items():
+            r = client.post(url, json=body)
+            assert r.status_code == 422, r.text
+            error = r.json()["error"]
+            assert error["field"] == key and message in error["message"]
+        assert client.post(url, json={}).status_code == 422
+        assert client.post(url, json=[1, 2]).status_code == 422
+        r = client.post("/api/dashboard/server/nope/config", json={"live_enabled": True})
+        assert r.status_code == 404
+        assert client.get(url).json()["history"] == []
+
+
+def test_agent_reads_only_its_own_config(tmp_path: Path) -> None:
+    with sync_hub_client(tmp_path, rate_limit_per_minute=0) as client:
+        a_id, a_headers = register(client, "a")
+        b_id, _ = register(client, "b")
+        assert client.get(f"/api/config/{b_id}", headers=a_headers).status_code == 403
+        assert client.get(f"/api/config/{a_id}").status_code == 401
+        wrong = bearer(a_id, "fwk_wrong")
+        r = client.get(f"/api/config/{a_id}", headers=wrong)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        ack = {"config_id": None, "applied": True}
+        assert client.post(f"/api/config/{b_id}", json=ack, headers=a_headers).status_code == 403
