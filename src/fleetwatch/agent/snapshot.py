@@ -4,7 +4,8 @@ The result is a plain dict in the shape of `fleetwatch.protocol.models.Snapshot`
 `LiveSample` (the agent never imports pydantic; contract tests validate the dicts).
 Each family is isolated: an unreadable source costs only its own metrics, adds one line to
 `collection.warnings` and is logged once, never raised. `collect()` and `collect_live()`
-each keep their own counter state, so rates are always between two calls of the same kind.
+(`fleetwatch.agent.live_sample`) each keep their own counter state, so rates are always
+between two calls of the same kind.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fleetwatch import __version__
+from fleetwatch.agent.collectors import guarded
 from fleetwatch.agent.collectors.command import Runner, run_command
 from fleetwatch.agent.collectors.containers import ContainerCollector
 from fleetwatch.agent.collectors.cpu import CpuCollector
@@ -34,6 +35,7 @@ from fleetwatch.agent.collectors.sensors import SensorCollector
 from fleetwatch.agent.collectors.services import ServiceCollector, ServiceSources
 from fleetwatch.agent.collectors.system import SystemCollector
 from fleetwatch.agent.collectors.watched import find_watched
+from fleetwatch.agent.live_sample import LiveSampler, now_iso
 from fleetwatch.agent.procfs import LinuxProcessSource, ProcessSource
 from fleetwatch.protocol.version import PROTOCOL_VERSION
 
@@ -79,10 +81,6 @@ class CollectionStats:
     last_warnings: list[str] = field(default_factory=list)
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 class SnapshotCollector:
     """Builds snapshots and live samples; `reconfigure` applies a new validated config."""
 
@@ -95,15 +93,10 @@ class SnapshotCollector:
             if src.proc_root is not None and (src.proc_root / "stat").exists()
             else PsutilProcessSource(ps)
         )
-        self._cpu, self._live_cpu = CpuCollector(ps, clock=clock), CpuCollector(ps, clock=clock)
-        self._disks, self._live_disks = (
-            DiskCollector(ps, clock=clock),
-            DiskCollector(ps, clock=clock),
-        )
-        self._net, self._live_net = (
-            NetworkCollector(ps, clock=clock),
-            NetworkCollector(ps, clock=clock),
-        )
+        self._cpu = CpuCollector(ps, clock=clock)
+        self._disks = DiskCollector(ps, clock=clock)
+        self._net = NetworkCollector(ps, clock=clock)
+        self._live = LiveSampler(ps, self.process_source, self._errors, clock=clock)
         self._processes = ProcessCollector(self.process_source, clock=clock)
         self._system = SystemCollector(ps, os_release_path=src.os_release_path, clock=clock)
         self._sensors = SensorCollector(ps, clock=clock)
@@ -138,12 +131,7 @@ class SnapshotCollector:
     # --- helpers ----------------------------------------------------------------------
 
     def _guard(self, family: str, warn: Callable[[str], None], fn: Callable[[], T]) -> T | None:
-        """Run one family's reader; an unreadable source becomes a warning, not a crash."""
-        try:
-            return fn()
-        except self._errors as exc:
-            warn(f"{family}: {exc}")
-            return None
+        return guarded(self._errors, family, warn, fn)
 
     def _finish_warnings(self, warnings: list[str]) -> None:
         for message in warnings:
@@ -177,7 +165,7 @@ class SnapshotCollector:
         snapshot: dict[str, Any] = {
             "protocol_version": PROTOCOL_VERSION,
             "snapshot_id": uuid.uuid4().hex,
-            "collected_at": _now_iso(),
+            "collected_at": now_iso(),
             "metrics": metrics,
             "processes": processes,
             "services": [],
@@ -290,48 +278,6 @@ class SnapshotCollector:
     def collect_live(self) -> dict[str, Any]:
         """One live sample (`LiveSample` model shape); rates are 0 on the first call."""
         warnings: list[str] = []
-        warn = warnings.append
-        ps = self.sources.psutil
-        percentages = self._guard("cpu", warn, self._live_cpu.percentages)
-        memory = self._guard("memory", warn, lambda: read_memory(ps)) or {}
-        swap = self._guard("swap", warn, lambda: read_swap(ps)) or {}
-        net = self._guard("network", warn, lambda: self._live_net.total_rates(warn)) or {}
-        disk = self._guard("disk_io", warn, lambda: self._live_disks.io(warn)) or {}
-        counts = self._guard("processes", warn, self._live_counts) or (0, 0)
-        handles = self._guard("handles", warn, self.process_source.handle_count)
-        sample = {
-            "protocol_version": PROTOCOL_VERSION,
-            "sample_id": uuid.uuid4().hex,
-            "collected_at": _now_iso(),
-            "cpu_percent": percentages[0] if percentages else 0.0,
-            "cpu_per_core": percentages[1] if percentages else [],
-            "cpu_freq_mhz": self._guard("cpu", warn, self._live_cpu.current_mhz),
-            "memory_percent": memory.get("percent", 0.0),
-            "memory_used": memory.get("used_bytes", 0),
-            "memory_available": memory.get("available_bytes") or 0,
-            "swap_percent": swap.get("percent", 0.0),
-            "swap_used": swap.get("used_bytes", 0),
-            "network_rate": net,
-            "disk_io_rate": {
-                k: disk.get(k) or 0.0
-                for k in (
-                    "read_bytes_per_sec",
-                    "write_bytes_per_sec",
-                    "read_count_per_sec",
-                    "write_count_per_sec",
-                )
-            },
-            "process_count": counts[0],
-            "thread_count": counts[1],
-            "handle_count": handles or 0,
-        }
+        sample = self._live.sample(warnings.append)
         self._finish_warnings(warnings)
         return sample
-
-    def _live_counts(self) -> tuple[int, int]:
-        """(processes, threads) without a full scan where the OS allows it."""
-        source = self.process_source
-        if isinstance(source, LinuxProcessSource):
-            return len(source.pids()), source.task_count()
-        procs = source.scan()
-        return len(procs), sum(p.num_threads for p in procs)

@@ -174,12 +174,17 @@ def test_failed_refresh_keeps_the_last_list_and_warns(tmp_path: Path) -> None:
     first, _, _ = collect(collector)
     runner.answers["systemctl list-units"] = CommandFailed("systemctl failed: bus down")
     clock.advance(SERVICES_REFRESH_SECONDS + 1)
-    collect(collector)  # starts the background refresh
+    _, _, during = collect(collector)  # starts the background refresh
     collector.wait()
-    rows, status, warnings = collect(collector)
+    rows, status, after = collect(collector)
     assert rows == first
-    assert status["source"] == "systemd"
+    assert status == {
+        "source": "systemd",
+        "detail": "last good list kept; query failed: systemctl failed: bus down",
+    }
+    warnings = during + after  # reported once, by whichever snapshot came after the failure
     assert warnings == ["services: systemctl failed: bus down"]
+    assert collect(collector)[2] == []
 
 
 class FakeWinService:

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-CONTAINERS_REFRESH_SECONDS = 5.0
+from fleetwatch.agent.collectors import Warn
 
-Warn = Callable[[str], None]
+CONTAINERS_REFRESH_SECONDS = 5.0
 
 
 def _cpu_reading(stats: dict[str, Any]) -> tuple[float, float, int] | None:

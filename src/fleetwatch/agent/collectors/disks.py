@@ -12,12 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fleetwatch.agent.collectors import Warn
 from fleetwatch.agent.rates import RateTracker
 
 PARTITIONS_REFRESH_SECONDS = 30.0
 _IO_FIELDS = ("read_bytes", "write_bytes", "read_count", "write_count")
-
-Warn = Callable[[str], None]
 
 
 class DiskCollector:

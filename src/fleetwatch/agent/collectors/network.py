@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fleetwatch.agent.collectors import Warn
 from fleetwatch.agent.rates import RateTracker
 
 COUNTERS = (
@@ -29,8 +30,6 @@ RATED = ("bytes_sent", "bytes_recv", "packets_sent", "packets_recv")
 STATS_REFRESH_SECONDS = 10.0
 ADDRESSES_REFRESH_SECONDS = 60.0
 _INET = {socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)}
-
-Warn = Callable[[str], None]
 
 
 def _with_rates(

@@ -140,6 +140,11 @@ class ServiceCollector:
             if rows is not None or self._rows is None:
                 self._rows = rows or []
                 self._status = status
+            else:  # keep the last good list, but say it is stale
+                self._status = {
+                    **self._status,
+                    "detail": f"last good list kept; {status['detail']}",
+                }
             self._error = error
             interval = max(SERVICES_REFRESH_SECONDS, cost / SERVICES_MAX_CPU_SHARE)
             self._next_refresh = self._clock() + interval
