@@ -195,6 +195,7 @@ def measure(running: list[Contender], args: argparse.Namespace) -> None:
     scraper.start()
     try:
         time.sleep(args.warmup)
+        before = collection_stats(running[0])
         now = time.monotonic()
         for c in running:
             assert c.usage is not None
@@ -211,6 +212,11 @@ def measure(running: list[Contender], args: argparse.Namespace) -> None:
         for c in running:
             assert c.usage is not None
             c.usage.stop(now)
+        after = collection_stats(running[0])
+        if before and after and after[0] > before[0]:
+            cycles = after[0] - before[0]
+            running[0].extra["collection_cycles"] = cycles
+            running[0].extra["collection_avg_ms"] = (after[1] - before[1]) / cycles
     finally:
         stop.set()
         scraper.join()
@@ -281,7 +287,7 @@ def report(all_: list[Contender], args: argparse.Namespace) -> dict[str, Any]:
     fw = rows.get("fleetwatch", {})
     if "collection_cycles" in fw:
         print(
-            f"fleetwatch ran {fw['collection_cycles']} collections, "
+            f"fleetwatch ran {fw['collection_cycles']} collections in the window, "
             f"avg {fw.get('collection_avg_ms', 0):.1f} ms each"
         )
     return {
@@ -296,19 +302,16 @@ def report(all_: list[Contender], args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def fleetwatch_stats(c: Contender) -> None:
-    """Collection count and average time, from the agent's own status endpoint."""
-    if not c.ready_url:
-        return
+def collection_stats(c: Contender) -> tuple[int, float] | None:
+    """(cycles, total collection ms) from the agent's own status endpoint."""
+    if not c.ready_url or c.name != "fleetwatch":
+        return None
     base = c.ready_url.rsplit("/status/", 1)[0]
     try:
         collection = json.loads(fetch(f"{base}/status/collection"))
-    except (OSError, ValueError):
-        return
-    cycles = int(collection.get("cycles") or 0)
-    c.extra["collection_cycles"] = cycles
-    if cycles:
-        c.extra["collection_avg_ms"] = float(collection.get("total_duration_ms") or 0) / cycles
+        return int(collection["cycles"]), float(collection["total_duration_ms"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def main() -> int:
@@ -333,7 +336,6 @@ def main() -> int:
                 wait_ready(c)
             print(f"measuring {', '.join(c.name for c in running)} ...", flush=True)
             measure(running, args)
-            fleetwatch_stats(running[0])
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
