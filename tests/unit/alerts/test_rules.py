@@ -16,7 +16,11 @@ from fleetwatch.hub.alerts.rules import (
 CPU = Rule(metric="cpu_percent", warning=85.0, critical=95.0, cooldown_seconds=300.0)
 
 
-def run(rule: Rule, readings: list[tuple[float, float | None]], silenced_at: set[float] = set()):
+def run(
+    rule: Rule,
+    readings: list[tuple[float, float | None]],
+    silenced_at: frozenset[float] = frozenset(),
+):
     """Feed (now, value) readings; returns [(now, kind, level, notify)] for each transition."""
     state = ConditionState()
     out = []

@@ -111,6 +111,7 @@ def rule_from_row(m: Mapping[str, Any]) -> Rule:
         cooldown_seconds=float(m["cooldown_seconds"] or 0.0),
         repeat_seconds=float(m["repeat_seconds"] or 0.0),
         enabled=bool(m["enabled"]),
+        builtin=bool(m.get("builtin", False)),
     )
 
 

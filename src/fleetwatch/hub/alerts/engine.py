@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -102,6 +102,12 @@ class AlertEngine:
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_forecast = 0.0
+        #: dashboard-wide thresholds (cpu_warning, ...) that built-in global rules follow
+        self.default_thresholds: dict[str, Any] = {}
+        #: seconds of silence after which a server is offline, from its interval (built-in rule)
+        self.offline_after: Callable[[int | None], float] | None = None
+        #: called before each timer check (refreshes the two above)
+        self.before_check: Callable[[], Awaitable[None]] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -253,6 +259,8 @@ class AlertEngine:
         now: float,
         quiet: bool,
     ) -> Change | None:
+        if rule.builtin and rule.scope == "global":
+            rule = apply_server_thresholds(rule, self.default_thresholds)
         rule = apply_server_thresholds(rule, info.thresholds)
         states = self.states.setdefault(server_id, {})
         st = states.get(key)
@@ -293,11 +301,14 @@ class AlertEngine:
 
     async def check_timers(self, now: float | None = None) -> list[AlertEvent]:
         now = self.clock() if now is None else now
+        if self.before_check is not None:
+            await self.before_check()
 
         def load(conn: Connection) -> list[Any]:
             return list(conn.execute(select(servers).with_only_columns(
                 servers.c.id, servers.c.hostname, servers.c.display_name, servers.c.group_name,
                 servers.c.thresholds, servers.c.last_seen, servers.c.created_at,
+                servers.c.interval_seconds,
             )))  # fmt: skip
 
         rows = await self.db.read(load)
@@ -310,6 +321,9 @@ class AlertEngine:
                 quiet = silenced(self.windows, row.id, info.group, now)
                 offline = select_rule(by_metric.get("offline", []), None)
                 if offline is not None:
+                    if offline.builtin and self.offline_after is not None:
+                        limit = self.offline_after(row.interval_seconds)
+                        offline = replace(offline, warning=None, critical=limit)
                     age = now - float(row.last_seen or row.created_at or now)
                     ch = self._step(row.id, info, "offline|", offline, None, age, now, quiet)
                     changes += [ch] if ch else []

@@ -48,6 +48,7 @@ class Rule:
     cooldown_seconds: float = 300.0
     repeat_seconds: float = 0.0
     enabled: bool = True
+    builtin: bool = False  # a shipped default: its thresholds follow the dashboard settings
 
     @property
     def comparison(self) -> str:
