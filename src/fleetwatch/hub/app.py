@@ -16,8 +16,13 @@ from fastapi import FastAPI
 
 from fleetwatch import __version__
 from fleetwatch.hub.api import agent_config, errors, export, ingest, query
+from fleetwatch.hub.api import alerts as alerts_api
+from fleetwatch.hub.api import channels as channels_api
+from fleetwatch.hub.api import maintenance as maintenance_api
+from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services import alerts as alert_service
 from fleetwatch.hub.services import keys
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
@@ -54,10 +59,12 @@ def create_app(settings: HubSettings) -> FastAPI:
             functools.partial(keys.invalidate_server, ctx)
         )
         app.state.ctx = ctx
+        await alert_service.start_alerts(ctx)
         log.info("hub ready: %s database, schema current", db.dialect)
         try:
             yield
         finally:
+            await alert_service.stop_alerts(ctx)
             db.close()
 
     app = FastAPI(
@@ -67,6 +74,8 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install_error_handlers(app)
+    for alert_router in (alerts_api, channels_api, maintenance_api, notifications_api):
+        app.include_router(alert_router.router)
     for router in (ingest.router, query.router, export.router):
         app.include_router(router)
     app.include_router(agent_config.router)

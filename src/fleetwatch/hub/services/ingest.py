@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 
 from fleetwatch.errors import FleetwatchError
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.events import SnapshotCommitted
 from fleetwatch.hub.services import keys
 from fleetwatch.hub.store import codec, rollups, timeseries
 from fleetwatch.hub.store.tables import HOT_METRICS, servers
@@ -155,6 +156,10 @@ async def ingest_snapshots(
         keys.invalidate_server(ctx, server_id)
         raise ServerGone(server_id)
     assert isinstance(result, StoreResult)
+    bus = ctx.extras.get("events")
+    if bus is not None:  # alerts evaluate in their own task; publishing never blocks
+        for row, snap in zip(write.rows, snapshots, strict=True):
+            bus.publish(SnapshotCommitted(server_id, row.ts, snap))
     return result
 
 
