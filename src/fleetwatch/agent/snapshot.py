@@ -41,6 +41,8 @@ from fleetwatch.protocol.version import PROTOCOL_VERSION
 
 log = logging.getLogger("fleetwatch.agent.collect")
 _MAX_LOGGED = 1000
+#: Longest lists the protocol accepts (`fleetwatch.protocol.models.Snapshot`).
+_LIST_LIMITS = {"services": 5000, "gpus": 64, "containers": 5000}
 T = TypeVar("T")
 
 
@@ -272,6 +274,12 @@ class SnapshotCollector:
             snapshot["containers"], sources["containers"] = self._containers.collect(warn)
         else:
             sources["containers"] = {"source": "none", "detail": "containers_enabled is false"}
+        # Protocol bounds: a huge host must still produce a snapshot the hub accepts.
+        for key, limit in _LIST_LIMITS.items():
+            snapshot[key] = snapshot[key][:limit]
+        for status in sources.values():
+            if status.get("detail"):
+                status["detail"] = status["detail"][:4096]
 
     # --- live sample ------------------------------------------------------------------
 

@@ -167,3 +167,31 @@ def test_psutil_process_source_where_there_is_no_proc(tmp_path: Path) -> None:
     assert snap["metrics"]["process_count"] > 1
     assert snap["processes"]
     LiveSample.model_validate(collector.collect_live())
+
+
+def test_missing_proc_file_costs_only_its_own_number(tmp_path: Path) -> None:
+    sources = make_sources(tmp_path)
+    (sources.proc_root / "sys" / "fs" / "file-nr").unlink()  # type: ignore[operator]
+    collector = SnapshotCollector(validate({}), sources=sources)
+    snap = collector.collect()
+    Snapshot.model_validate(snap)
+    assert snap["metrics"]["handle_count"] is None
+    assert snap["metrics"]["process_count"] == 3
+    [warning] = snap["collection"]["warnings"]
+    assert warning.startswith("handles: [Errno 2] No such file or directory")
+    live = collector.collect_live()
+    assert live["handle_count"] == 0 and live["process_count"] == 3
+
+
+def test_protocol_list_bounds_are_respected(tmp_path: Path) -> None:
+    many = "".join(f" [ + ]  svc{i}\n" for i in range(6000))
+
+    def runner(argv: Sequence[str], timeout_seconds: float, *, merge_stderr: bool = False) -> str:
+        return many
+
+    collector = SnapshotCollector(
+        validate({}), sources=make_sources(tmp_path, service_runner=runner)
+    )
+    snap = collector.collect()
+    assert len(snap["services"]) == 5000
+    Snapshot.model_validate(snap)

@@ -22,6 +22,7 @@ from fleetwatch.agent.collectors.processes import ProcessCollector, Scan, memory
 from fleetwatch.agent.procfs import ProcStat
 
 SKIPPED_STATUSES = frozenset({"zombie", "stopped", "dead"})
+MAX_INSTANCES = 1024  # the protocol's bound per watched name
 
 
 def excluded_pids(collector: ProcessCollector, scan: Scan, self_pid: int) -> set[int]:
@@ -90,7 +91,7 @@ def find_watched(
             instance = _instance(collector, scan, target, memory_total_bytes)
             if instance is not None:
                 instances[target.pid] = instance
-        ordered = [instances[pid] for pid in sorted(instances)]
+        ordered = [instances[pid] for pid in sorted(instances)][:MAX_INSTANCES]
         result[pattern[:255]] = {"alive": bool(ordered), "instances": ordered}
     return result
 
