@@ -27,9 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
+## make bench-agent: 60 s agent footprint vs node_exporter, Glances, bare psutil (BENCH_ARGS="--seconds 5")
 bench-agent: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[hub,test,bench]'
-	$(BIN)/python bench/agent_footprint.py
+	command -v prometheus-node-exporter >/dev/null || test -x /usr/bin/prometheus-node-exporter \
+		|| (apt-get install -y prometheus-node-exporter || (apt-get update && apt-get install -y prometheus-node-exporter))
+	$(BIN)/python bench/agent_footprint.py $(BENCH_ARGS)
 
 bench-hub: $(STAMP)
 	$(BIN)/python bench/ingest.py
