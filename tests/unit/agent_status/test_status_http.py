@@ -241,3 +241,23 @@ def test_keep_alive_serves_several_requests_on_one_connection(
     answer = raw(server, b"GET /status/host/hostname HTTP/1.0\r\n\r\n")
     assert answer.endswith(b'"web-01"')
     assert b"Connection: close" in answer
+
+
+def test_serving_imports_stay_light() -> None:
+    """`fleetwatch agent serve` loads neither http.server (+6.8 MiB RSS) nor rich nor pydantic."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fleetwatch.cli.main import build_parser\n"
+        "build_parser('agent')\n"
+        "import fleetwatch.agent.status_server, fleetwatch.agent.snapshot\n"
+        "heavy = ('http.server', 'http.client', 'email', 'ssl', 'asyncio', 'rich', 'pydantic')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
