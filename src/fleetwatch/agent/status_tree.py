@@ -13,6 +13,7 @@ Lists of scalars (per-core CPU, IP addresses) stay lists; their items are addres
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,18 @@ Tree = dict[str, Any]
 
 #: Names of the collection statistics copied into `collection/` when a stats object is given.
 STATS_FIELDS = ("cycles", "last_duration_ms", "total_duration_ms", "warnings_total")
+
+
+def stats_of(source: object) -> dict[str, Any] | None:
+    """The collector's `stats` (a dataclass, a mapping or an object) as a plain dict, if any."""
+    stats = getattr(source, "stats", None)
+    if stats is None:
+        return None
+    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
+        return dataclasses.asdict(stats)
+    if isinstance(stats, Mapping):
+        return dict(stats)
+    return {k: v for k, v in vars(stats).items() if not k.startswith("_")}
 
 
 def disk_key(mountpoint: str) -> str:
