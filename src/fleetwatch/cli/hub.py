@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         "server_header": False,
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, dashboard=True), **common)
         return 0
     # Migrate once here, then hand the settings to the workers through the environment.
     open_database(settings).close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from fleetwatch import __version__
-from fleetwatch.hub.api import agent_config, errors, export, ingest, query
+from fleetwatch.hub.api import agent_config, errors, export, ingest, query, session, users
 from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
@@ -24,6 +25,7 @@ from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alerts as alert_service
 from fleetwatch.hub.services import keys
+from fleetwatch.hub.services import users as user_accounts
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
 from fleetwatch.hub.store.database import Database
@@ -49,7 +51,9 @@ def open_database(settings: HubSettings) -> Database:
     return db
 
 
-def create_app(settings: HubSettings) -> FastAPI:
+def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
+    """The hub app; `dashboard=True` also mounts the NiceGUI web UI (once per process)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings)
@@ -59,6 +63,10 @@ def create_app(settings: HubSettings) -> FastAPI:
             functools.partial(keys.invalidate_server, ctx)
         )
         app.state.ctx = ctx
+        password = await user_accounts.ensure_first_admin(ctx)
+        if password is not None:  # shown once, on the console only (never in log files)
+            url = f"http://{settings.host}:{settings.port}"
+            print(user_accounts.first_admin_banner(password, url), file=sys.stderr, flush=True)
         await alert_service.start_alerts(ctx)
         log.info("hub ready: %s database, schema current", db.dialect)
         try:
@@ -76,10 +84,14 @@ def create_app(settings: HubSettings) -> FastAPI:
     errors.install_error_handlers(app)
     for alert_router in (alerts_api, channels_api, maintenance_api, notifications_api):
         app.include_router(alert_router.router)
-    for router in (ingest.router, query.router, export.router):
+    for router in (ingest.router, query.router, export.router, session.router, users.router):
         app.include_router(router)
     app.include_router(agent_config.router)
     _publish_wire_models(app)
+    if dashboard:
+        from fleetwatch.hub.ui import mount_dashboard
+
+        mount_dashboard(app)  # last: NiceGUI takes every path no router matched
     return app
 
 
@@ -101,4 +113,4 @@ def _publish_wire_models(app: FastAPI) -> None:
 
 def app_from_environ() -> FastAPI:
     """Uvicorn factory for worker processes: settings from `FLEETWATCH_*` only."""
-    return create_app(load_settings())
+    return create_app(load_settings(), dashboard=True)

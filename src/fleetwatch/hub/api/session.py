@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetwatch.errors import UserError
@@ -117,19 +118,22 @@ async def confirm_reset(body: ResetConfirm, request: Request, ctx: Ctx) -> dict[
     return {"user": name, "status": "password changed; log in with the new password"}
 
 
-@router.post("/api/dashboard/me/password", status_code=204)
+@router.post(
+    "/api/dashboard/me/password",
+    summary="Change my password (needs the current one); ends my sessions",
+)
 async def change_password(
     body: PasswordChange,
     request: Request,
     ctx: Ctx,
     who: Viewer,
-) -> Response:
+) -> JSONResponse:
     """Change your own password (needs the current one); ends your other sessions too."""
     try:
         await sessions.authenticate(ctx, who.name, body.current_password, ip=_client_ip(request))
         await users.set_password(ctx, who.name, body.new_password, actor=who.name)
     except UserError as exc:
         raise api_error(exc) from None
-    response = Response(status_code=204)
+    response = JSONResponse({"status": "password changed; log in again"})
     response.delete_cookie(sessions.COOKIE_NAME, path="/")
     return response

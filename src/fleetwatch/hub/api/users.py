@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetwatch.errors import UserError
@@ -60,7 +60,7 @@ class TokenCreate(_Body):
     label: str = Field(default="api token", max_length=128)
 
 
-@router.get("/me")
+@router.get("/me", summary="Who am I: the calling user (session or API token)")
 async def me(ctx: Ctx, who: Viewer) -> dict[str, Any]:
     if who.user_id is None:
         return {"user": {"name": who.name, "role": who.role}, "via": who.via}
@@ -71,12 +71,14 @@ async def me(ctx: Ctx, who: Viewer) -> dict[str, Any]:
     return {"user": user.public(), "via": who.via}
 
 
-@router.get("/users")
+@router.get("/users", summary="List users (admin)")
 async def list_users(ctx: Ctx, _who: Admin) -> dict[str, Any]:
     return {"users": [u.public() for u in await users.list_users(ctx)]}
 
 
-@router.post("/users", status_code=201)
+@router.post(
+    "/users", summary="Create a user; without a password one is generated and returned once (admin)"
+)
 async def create_user(
     body: UserCreate,
     ctx: Ctx,
@@ -96,7 +98,7 @@ async def create_user(
     return out
 
 
-@router.patch("/users/{name}")
+@router.patch("/users/{name}", summary="Change a user's role or e-mail (admin)")
 async def update_user(
     name: str,
     body: UserPatch,
@@ -117,46 +119,46 @@ async def update_user(
     return {"user": user.public()}
 
 
-@router.delete("/users/{name}", status_code=204)
+@router.delete("/users/{name}", summary="Delete a user with its sessions and tokens (admin)")
 async def delete_user(
     name: str,
     ctx: Ctx,
     who: Admin,
-) -> Response:
+) -> dict[str, Any]:
     if name == who.name:
         raise ApiError(409, "self", "you cannot delete your own account", "name")
     try:
         await users.delete_user(ctx, name, actor=who.name)
     except UserError as exc:
         raise api_error(exc) from None
-    return Response(status_code=204)
+    return {"status": "ok", "user": name}
 
 
-@router.post("/users/{name}/password", status_code=204)
+@router.post("/users/{name}/password", summary="Set a user's password; ends its sessions (admin)")
 async def set_password(
     name: str,
     body: PasswordSet,
     ctx: Ctx,
     who: Admin,
-) -> Response:
+) -> dict[str, Any]:
     try:
         await users.set_password(ctx, name, body.password, actor=who.name)
     except UserError as exc:
         raise api_error(exc) from None
-    return Response(status_code=204)
+    return {"status": "ok", "user": name}
 
 
-@router.post("/users/{name}/unlock", status_code=204)
+@router.post("/users/{name}/unlock", summary="Clear a lockout after failed logins (admin)")
 async def unlock_user(
     name: str,
     ctx: Ctx,
     who: Admin,
-) -> Response:
+) -> dict[str, Any]:
     try:
         await users.unlock_user(ctx, name, actor=who.name)
     except UserError as exc:
         raise api_error(exc) from None
-    return Response(status_code=204)
+    return {"status": "ok", "user": name}
 
 
 async def _token_list(ctx: HubContext, name: str | None) -> dict[str, Any]:
@@ -174,12 +176,14 @@ async def _token_create(ctx: HubContext, name: str, label: str, actor: str) -> d
     return {"token": token, **info.public()}
 
 
-@router.get("/me/tokens")
+@router.get("/me/tokens", summary="My API tokens (prefixes only)")
 async def my_tokens(ctx: Ctx, who: Viewer) -> dict[str, Any]:
     return await _token_list(ctx, who.name)
 
 
-@router.post("/me/tokens", status_code=201)
+@router.post(
+    "/me/tokens", summary="Create an API token for myself; the token is shown only in this answer"
+)
 async def create_my_token(
     body: TokenCreate,
     ctx: Ctx,
@@ -188,7 +192,7 @@ async def create_my_token(
     return await _token_create(ctx, who.name, body.label, who.name)
 
 
-@router.delete("/me/tokens/{token_id}")
+@router.delete("/me/tokens/{token_id}", summary="Revoke one of my API tokens")
 async def revoke_my_token(
     token_id: int,
     ctx: Ctx,
@@ -201,7 +205,7 @@ async def revoke_my_token(
     return info.public()
 
 
-@router.get("/users/{name}/tokens")
+@router.get("/users/{name}/tokens", summary="A user's API tokens (admin)")
 async def user_tokens(
     name: str,
     ctx: Ctx,
@@ -210,7 +214,10 @@ async def user_tokens(
     return await _token_list(ctx, name)
 
 
-@router.post("/users/{name}/tokens", status_code=201)
+@router.post(
+    "/users/{name}/tokens",
+    summary="Create an API token for a user (admin); shown only in this answer",
+)
 async def create_user_token(
     name: str,
     body: TokenCreate,
@@ -220,7 +227,7 @@ async def create_user_token(
     return await _token_create(ctx, name, body.label, who.name)
 
 
-@router.delete("/tokens/{token_id}")
+@router.delete("/tokens/{token_id}", summary="Revoke any API token (admin)")
 async def revoke_token(
     token_id: int,
     ctx: Ctx,
@@ -233,7 +240,7 @@ async def revoke_token(
     return info.public()
 
 
-@router.get("/audit")
+@router.get("/audit", summary="The audit log, newest first, with filters (admin)")
 async def audit_log(
     ctx: Ctx,
     _who: Admin,

@@ -1,0 +1,133 @@
+"""HTML fragments for the overview: server cards, group boxes, gauges, bars.
+
+Hundreds of servers would mean thousands of NiceGUI elements; each group renders as one HTML
+element instead (every value escaped), which keeps the page light and fast to update.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any
+
+from fleetwatch.hub.ui.units import (
+    CPU_COLOR,
+    MEMORY_COLOR,
+    OK,
+    UNKNOWN,
+    fmt_bytes,
+    fmt_duration,
+    fmt_percent,
+    level_color,
+)
+
+
+def status_dot(status: str) -> str:
+    color = OK if status == "online" else UNKNOWN
+    return f'<span class="fw-dot" style="background:{color}"></span>'
+
+
+def gauge(percent: float | None, label: str, color: str, sub: str = "", size: int = 76) -> str:
+    """A ring gauge (SVG) with the value in the middle; red/amber past the thresholds."""
+    r = size / 2 - 6
+    circumference = 2 * math.pi * r
+    value = 0.0 if percent is None else max(0.0, min(100.0, percent))
+    stroke = color if percent is None or percent < 80 else level_color(percent)
+    dash = circumference * value / 100
+    c = size / 2
+    return (
+        f'<div style="text-align:center;width:{size + 30}px">'
+        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
+        f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="var(--fw-border)" '
+        'stroke-width="6"/>'
+        f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="{stroke}" stroke-width="6" '
+        f'stroke-linecap="round" stroke-dasharray="{dash:.1f} {circumference:.1f}" '
+        f'transform="rotate(-90 {c} {c})"/>'
+        f'<text x="50%" y="54%" text-anchor="middle" font-size="15" font-weight="700" '
+        f'fill="currentColor">{fmt_percent(percent)}</text></svg>'
+        f'<div style="font-size:12px">{escape(label)}</div>'
+        f'<div class="fw-muted" style="font-size:10px">{escape(sub)}</div></div>'
+    )
+
+
+def _cpu_color(cpu: float | None) -> str:
+    return level_color(cpu) if cpu is not None and cpu >= 80 else CPU_COLOR
+
+
+def bar(percent: float | None, color: str) -> str:
+    width = 0.0 if percent is None else max(0.0, min(100.0, percent))
+    return f'<div class="fw-bar"><div style="width:{width:.1f}%;background:{color}"></div></div>'
+
+
+def _disk_rows(disks: list[dict[str, Any]], limit: int = 3) -> str:
+    out = []
+    for d in disks[:limit]:
+        pct = d.get("percent")
+        out.append(
+            '<div style="margin-top:6px;font-size:11px">'
+            f'<div style="display:flex;justify-content:space-between">'
+            f"<span>{escape(str(d.get('mountpoint') or '?'))}</span>"
+            f'<span class="fw-muted">{fmt_bytes(d.get("free"))} free</span></div>'
+            f"{bar(pct, level_color(pct, 85, 95) if pct and pct >= 85 else '#8b5cf6')}</div>"
+        )
+    return "".join(out)
+
+
+def server_card(s: dict[str, Any]) -> str:
+    m = s.get("metrics") or {}
+    mem_sub = ""
+    if m.get("memory_used") is not None and m.get("memory_total"):
+        mem_sub = f"{fmt_bytes(m['memory_used'])} / {fmt_bytes(m['memory_total'])}"
+    alerts = s.get("alert_count") or 0
+    alert_html = f'<span style="color:#ef4444;font-size:11px">⚠ {alerts}</span>' if alerts else ""
+    return (
+        f'<a href="/server/{escape(s["id"])}" class="fw-card fw-server-card" '
+        f'data-server="{escape(s["name"])}" '
+        'style="display:block;padding:14px;width:250px;color:inherit;text-decoration:none">'
+        '<div style="display:flex;justify-content:space-between;align-items:flex-start">'
+        f'<div><div style="font-weight:700">{escape(s["name"])}</div>'
+        f'<div class="fw-muted" style="font-size:11px">{escape(s.get("ip_address") or "")}</div>'
+        "</div>"
+        f'<div style="font-size:11px">{status_dot(s["status"])} {escape(s["status"].title())} '
+        f"{alert_html}</div></div>"
+        '<div style="display:flex;justify-content:space-around;margin-top:8px">'
+        f"{gauge(m.get('cpu_percent'), 'CPU', CPU_COLOR)}"
+        f"{gauge(m.get('memory_percent'), 'Memory', MEMORY_COLOR, mem_sub)}</div>"
+        f"{_disk_rows(s.get('disks') or [])}"
+        '<div class="fw-muted" style="display:flex;justify-content:space-between;'
+        'font-size:11px;margin-top:8px;border-top:1px solid var(--fw-border);padding-top:6px">'
+        f"<span>up {fmt_duration(m.get('uptime_seconds'))}</span>"
+        f"<span>{escape((s.get('os_info') or '')[:24])}</span></div></a>"
+    )
+
+
+def group_box(name: str, color: str, servers: list[dict[str, Any]]) -> str:
+    """The map view: one box per group with a row per server and a CPU bar."""
+    online = sum(1 for s in servers if s["status"] == "online")
+    rows = []
+    for s in servers:
+        cpu = (s.get("metrics") or {}).get("cpu_percent")
+        rows.append(
+            f'<a href="/server/{escape(s["id"])}" data-server="{escape(s["name"])}" '
+            'style="display:flex;align-items:center;gap:8px;padding:6px 8px;margin-top:6px;'
+            "border-radius:8px;background:rgba(127,127,127,.08);color:inherit;"
+            'text-decoration:none">'
+            f"{status_dot(s['status'])}"
+            f'<div style="flex:1;min-width:0"><div style="font-size:12px;white-space:nowrap;'
+            f'overflow:hidden;text-overflow:ellipsis">{escape(s["name"])}</div>'
+            f'<div class="fw-muted" style="font-size:10px">{escape(s.get("ip_address") or "")}'
+            "</div></div>"
+            f'<span class="fw-num" style="font-size:11px;width:34px;text-align:right">'
+            f"{fmt_percent(cpu)}</span>"
+            f'<div style="width:50px">{bar(cpu, _cpu_color(cpu))}'
+            "</div></a>"
+        )
+    c = escape(color)
+    return (
+        f'<div class="fw-group-box" style="border:1px solid {c};border-radius:12px;padding:12px;'
+        f'background:linear-gradient(135deg,{c}26,transparent)">'
+        '<div style="display:flex;justify-content:space-between">'
+        f'<span style="font-weight:600">{escape(name)}</span>'
+        f'<span class="fw-muted" style="font-size:12px">{online}/{len(servers)} online</span>'
+        f"</div>{''.join(rows)}</div>"
+    )

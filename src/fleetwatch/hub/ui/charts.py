@@ -1,0 +1,69 @@
+"""ECharts options with units on the axes and tooltips, one colour per metric everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+AXIS = {"color": "#94a3b8"}
+SPLIT = {"lineStyle": {"color": "rgba(148,163,184,.15)"}}
+PERCENT_FMT = "(v) => v == null ? '–' : v.toFixed(1) + ' %'"
+RATE_FMT = (
+    "(v) => v == null ? '–' : (v >= 1048576 ? (v / 1048576).toFixed(1) + ' MB/s'"
+    " : (v / 1024).toFixed(1) + ' KB/s')"
+)
+COUNT_FMT = "(v) => v == null ? '–' : Math.round(v)"
+
+
+def time_series(
+    series: list[tuple[str, str, list[list[float | None]]]],
+    *,
+    unit: str = "%",
+    y_max: float | None = None,
+    area: bool = True,
+) -> dict[str, Any]:
+    """Lines over time. `series` = (name, colour, [[epoch_ms, value], ...])."""
+    fmt = {"%": PERCENT_FMT, "B/s": RATE_FMT}.get(unit, COUNT_FMT)
+    y_axis: dict[str, Any] = {
+        "type": "value",
+        "name": unit,
+        "axisLabel": {**AXIS, ":formatter": fmt} if unit == "B/s" else AXIS,
+        "splitLine": SPLIT,
+        "min": 0,
+    }
+    if y_max is not None:
+        y_axis["max"] = y_max
+    return {
+        "backgroundColor": "transparent",
+        "animation": False,
+        "tooltip": {"trigger": "axis", ":valueFormatter": fmt},
+        "legend": {"data": [s[0] for s in series], "textStyle": AXIS, "top": 0},
+        "grid": {"left": 56, "right": 16, "top": 30, "bottom": 28},
+        "xAxis": {"type": "time", "axisLabel": AXIS, "splitLine": {"show": False}},
+        "yAxis": y_axis,
+        "series": [
+            {
+                "name": name,
+                "type": "line",
+                "showSymbol": False,
+                "sampling": "lttb",
+                "data": points,
+                "itemStyle": {"color": color},
+                "lineStyle": {"width": 1.5},
+                **({"areaStyle": {"opacity": 0.15}} if area else {}),
+            }
+            for name, color, points in series
+        ],
+    }
+
+
+def bars(names: list[str], values: list[float | None], color: str) -> dict[str, Any]:
+    """Vertical bars, 0-100 % (per-core CPU)."""
+    return {
+        "backgroundColor": "transparent",
+        "animation": False,
+        "tooltip": {"trigger": "axis", ":valueFormatter": PERCENT_FMT},
+        "grid": {"left": 40, "right": 10, "top": 10, "bottom": 24},
+        "xAxis": {"type": "category", "data": names, "axisLabel": AXIS},
+        "yAxis": {"type": "value", "max": 100, "name": "%", "axisLabel": AXIS, "splitLine": SPLIT},
+        "series": [{"type": "bar", "data": values, "itemStyle": {"color": color}}],
+    }

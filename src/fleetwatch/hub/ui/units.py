@@ -1,0 +1,76 @@
+"""How numbers look on the dashboard: bytes, rates, durations, ages, threshold colours."""
+
+from __future__ import annotations
+
+import time
+
+#: one meaning per colour everywhere: ok / warning / critical / unknown
+OK = "#22c55e"
+WARNING = "#f59e0b"
+CRITICAL = "#ef4444"
+UNKNOWN = "#64748b"
+CPU_COLOR = "#10b981"
+MEMORY_COLOR = "#3b82f6"
+SWAP_COLOR = "#a855f7"
+DISK_COLOR = "#8b5cf6"
+NET_COLORS = ("#06b6d4", "#f97316")
+
+
+def level_color(percent: float | None, warning: float = 80.0, critical: float = 95.0) -> str:
+    if percent is None:
+        return UNKNOWN
+    if percent >= critical:
+        return CRITICAL
+    if percent >= warning:
+        return WARNING
+    return OK
+
+
+def fmt_bytes(value: float | None) -> str:
+    if value is None:
+        return "–"
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def fmt_rate(value: float | None) -> str:
+    return "–" if value is None else fmt_bytes(value) + "/s"
+
+
+def fmt_percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}%"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = int(seconds)
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def fmt_ago(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "never"
+    delta = max(0.0, (now or time.time()) - ts)
+    if delta < 60:
+        return f"{delta:.0f}s ago"
+    if delta < 3600:
+        return f"{delta / 60:.0f} min ago"
+    if delta < 86400:
+        return f"{delta / 3600:.1f} h ago"
+    return f"{delta / 86400:.1f} d ago"
+
+
+def fmt_time(ts: float | None) -> str:
+    return "–" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
