@@ -15,17 +15,34 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import msal
+import requests
 
 from fleetwatch.errors import DeliveryError
 from fleetwatch.hub.mail.config import GRAPH_SCOPE_APP, GRAPH_SCOPE_USER, GraphConfig, MailConfig
 from fleetwatch.hub.mail.mailer import Email
 
 LoadCache = Callable[[], Awaitable[str | None]]
+
+
+class _PinnedSession(requests.Session):
+    """requests lets `REQUESTS_CA_BUNDLE` override a session's `verify`; a per-request value
+    wins, so the configured CA file really is the one used."""
+
+    def __init__(self, verify: str | bool) -> None:
+        super().__init__()
+        self.pinned_verify = verify
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("verify", self.pinned_verify)
+        return super().request(*args, **kwargs)
+
+
 SaveCache = Callable[[str], Awaitable[None]]
 
 
@@ -74,7 +91,7 @@ class GraphMailer:
             "authority": f"{self.config.authority_host.rstrip('/')}/{self.config.tenant}",
             "token_cache": cache,
             "instance_discovery": False,
-            "verify": self.config.ca_file or True,
+            "http_client": _PinnedSession(self.config.ca_file or True),
             "timeout": 30,
         }
         if self.app_only:
@@ -136,7 +153,10 @@ class GraphMailer:
             if self.app_only
             else f"{base}/me/sendMail"
         )
-        async with httpx.AsyncClient(verify=self.config.ca_file or True, timeout=30) as client:
+        verify: ssl.SSLContext | bool = True
+        if self.config.ca_file:
+            verify = ssl.create_default_context(cafile=self.config.ca_file)
+        async with httpx.AsyncClient(verify=verify, timeout=30) as client:
             try:
                 response = await client.post(
                     url, json=graph_message(config, email),

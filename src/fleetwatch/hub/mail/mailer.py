@@ -97,7 +97,7 @@ def send_smtp(config: MailConfig, email: Email) -> None:
         raise DeliveryError(f"{_guard('send', config)}: {exc}") from None
 
 
-def test_smtp(config: MailConfig) -> None:
+def check_smtp(config: MailConfig) -> None:
     """Connect, negotiate TLS, log in and say NOOP; raises `DeliveryError` with the reason."""
     try:
         smtp = _connect(config)

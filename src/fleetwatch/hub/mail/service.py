@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 from fleetwatch.errors import DeliveryError
 from fleetwatch.hub.mail.config import MailConfig, parse_mail_config
 from fleetwatch.hub.mail.graph import GraphMailer
-from fleetwatch.hub.mail.mailer import Attachment, Email, send_smtp_async, test_smtp
+from fleetwatch.hub.mail.mailer import Attachment, Email, check_smtp, send_smtp_async
 from fleetwatch.hub.mail.templates import TemplateStore, validate_override
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.tables_alerts import alert_settings, mail_token_cache
@@ -128,7 +128,7 @@ class MailService:
         if config.transport == "graph":
             await self.graph(config).access_token()
         else:
-            await asyncio.to_thread(test_smtp, config)
+            await asyncio.to_thread(check_smtp, config)
 
     async def recipients(self, explicit: list[str], to_users: bool, alert: bool) -> list[Recipient]:
         config = await self.config()
