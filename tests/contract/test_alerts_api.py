@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from authhelp import token_for
 from factories import make_disk, make_snapshot
 from fleetwatch.hub.store.tables import audit_log
 from hubtest import SyncClient, ctx_of, register, sync_hub_client
@@ -20,6 +21,8 @@ from hubtest import SyncClient, ctx_of, register, sync_hub_client
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[SyncClient]:
     with sync_hub_client(tmp_path, rate_limit_per_minute=0) as c:
+        token = c.run(token_for(ctx_of(c), "admin", "alert-admin"))
+        c._client.headers["Authorization"] = f"Bearer {token}"
         yield c
 
 
@@ -73,7 +76,7 @@ def test_alert_lifecycle_from_ingest(client: SyncClient) -> None:
     hist = wait_for(lambda: client.get(
         "/api/dashboard/alerts/history", params={"state": "resolved", "server_id": server_id}
     ).json()["alerts"])  # fmt: skip
-    assert hist[0]["id"] == alert["id"] and hist[0]["acknowledged_by"] == "anonymous"
+    assert hist[0]["id"] == alert["id"] and hist[0]["acknowledged_by"] == "alert-admin"
     assert hist[0]["resolved_at"] >= hist[0]["acknowledged_at"] >= hist[0]["fired_at"]
 
     r = client.request("PATCH", "/api/dashboard/notifications", json={"mark_all": True})
