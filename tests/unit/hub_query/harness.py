@@ -22,6 +22,7 @@ import orjson
 import psycopg
 from sqlalchemy import Connection, Engine, insert
 
+from authhelp import dashboard_auth, token_for
 from fleetwatch.hub.app import create_app
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.settings import load_settings
@@ -39,6 +40,9 @@ class SyncClient:
         self._thread.start()
         transport = httpx.ASGITransport(app=app)
         self._client = httpx.AsyncClient(transport=transport, base_url="http://hub.test")
+
+    def set_dashboard_token(self, token: str) -> None:
+        self._client.event_hooks["request"] = [dashboard_auth(token)]
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -83,6 +87,8 @@ def running_hub(database_url: str, data_dir: Path) -> Iterator[Hub]:
     client = SyncClient(app)
     lifespan = app.router.lifespan_context(app)
     client.run(lifespan.__aenter__())
+    token = client.run(token_for(app.state.ctx, "admin", name="tests-admin"))
+    client._client.event_hooks["request"].append(dashboard_auth(token))
     try:
         yield Hub(client=client, ctx=app.state.ctx)
     finally:

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, select
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services.history import read_history
+from fleetwatch.hub.services.history_cache import history_cache
 from fleetwatch.hub.services.servers import (
-    effective_thresholds,
     fallback_color,
     hot_summary,
     load_thresholds,
@@ -35,22 +35,25 @@ _CACHE_KEY = "dashboard.summary_cache"
 _ALERTS_KEY = "dashboard.alert_view"
 _CHUNK = 500
 
-IDENTITY_COLUMNS = (
+#: what the overview reads per server; `last_seen` last (it changes all the time, the rest
+#: rarely: the row without it is the key of the per-server identity cache)
+OVERVIEW_COLUMNS = (
     "id",
     "hostname",
     "display_name",
     "ip_address",
     "os_info",
     "group_name",
-    "notes",
     "tags",
     "created_at",
-    "last_seen",
     "last_snapshot_at",
     "interval_seconds",
     "thresholds",
     "agent_version",
+    "last_seen",
 )
+IDENTITY_COLUMNS = (*OVERVIEW_COLUMNS, "notes")
+_IDENTITY_CACHE_KEY = "dashboard.identity_cache"
 
 
 class AlertView(Protocol):
@@ -82,10 +85,8 @@ async def _alert_summary(ctx: HubContext) -> dict[str, Any]:
     return {**empty, **(await view.summary())} if view is not None else empty
 
 
-def server_identity(
-    row: Any, colors: dict[str, str], settings: DashboardSettings, now: float
-) -> dict[str, Any]:
-    group = row.group_name
+def base_identity(row: Any, color: str | None, defaults: dict[str, float]) -> dict[str, Any]:
+    """A server's identity without what changes by the second (status, last_seen)."""
     try:
         tags = orjson.loads(row.tags) if row.tags else []
     except orjson.JSONDecodeError:
@@ -98,21 +99,36 @@ def server_identity(
         "name": row.display_name or row.hostname,
         "ip_address": row.ip_address,
         "os_info": row.os_info,
-        "group_name": group,
-        "group_color": (colors.get(group) or fallback_color(group)) if group else None,
+        "group_name": row.group_name,
+        "group_color": color,
         "tags": tags,
-        "notes": row.notes,
-        "status": server_status(
-            row.last_seen, row.interval_seconds, settings.stale_threshold_minutes, now
-        ),
         "created_at": row.created_at,
-        "last_seen": row.last_seen,
         "last_snapshot_at": row.last_snapshot_at,
         "interval_seconds": row.interval_seconds,
         "agent_version": row.agent_version,
-        "thresholds": effective_thresholds(overrides, settings.default_thresholds),
+        "thresholds": {**defaults, **overrides},
         "threshold_overrides": overrides,
     }
+
+
+def group_color(group: str | None, colors: dict[str, str]) -> str | None:
+    return (colors.get(group) or fallback_color(group)) if group else None
+
+
+def live_fields(row: Any, settings: DashboardSettings, now: float) -> dict[str, Any]:
+    status = server_status(
+        row.last_seen, row.interval_seconds, settings.stale_threshold_minutes, now
+    )
+    return {"status": status, "last_seen": row.last_seen}
+
+
+def server_identity(
+    row: Any, colors: dict[str, str], settings: DashboardSettings, now: float
+) -> dict[str, Any]:
+    """Everything the API says about a server's identity and state (row with IDENTITY_COLUMNS)."""
+    defaults = settings.default_thresholds.model_dump()
+    item = base_identity(row, group_color(row.group_name, colors), defaults)
+    return {**item, "notes": row.notes, **live_fields(row, settings, now)}
 
 
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
@@ -127,7 +143,7 @@ def _read_overview(
     s = tables.servers.c
     rows = list(
         conn.execute(
-            select(*(s[c] for c in IDENTITY_COLUMNS)).order_by(s.group_name, s.hostname)
+            select(*(s[c] for c in OVERVIEW_COLUMNS)).order_by(s.group_name, s.hostname)
         ).all()
     )
     colors = {r.name: r.color for r in conn.execute(select(tables.groups)).all()}
@@ -156,16 +172,33 @@ async def overview(ctx: HubContext) -> dict[str, Any]:
     alerts = await _alert_summary(ctx)
     per_server: dict[str, dict[str, int]] = alerts["per_server"]
     now = time.time()
+    defaults = settings.default_thresholds.model_dump()
+    defaults_key = tuple(defaults.values())
+    identities: dict[str, tuple[Any, dict[str, Any]]] = ctx.extras.setdefault(
+        _IDENTITY_CACHE_KEY, {}
+    )
+    if len(identities) > 2 * len(rows) + 100:
+        identities.clear()
     servers: list[dict[str, Any]] = []
     groups: dict[str, dict[str, Any]] = {}
     online = 0
+    empty: dict[str, Any] = {"metrics": None, "disks": []}
+    group_colors = {g: group_color(g, colors) for g in {row.group_name for row in rows}}
     for row in rows:
-        item = server_identity(row, colors, settings, now)
+        color = group_colors[row.group_name]
+        key = (row[:-1], color, defaults_key)
+        known_identity = identities.get(row.id)
+        if known_identity is None or known_identity[0] != key:
+            known_identity = identities[row.id] = (key, base_identity(row, color, defaults))
         entry = cache.get(row.id)
-        item.update(entry[1] if entry else {"metrics": None, "disks": []})
         counts = per_server.get(row.id) or {}
-        item["alert_count"] = counts.get("active", 0)
-        item["critical_alert_count"] = counts.get("critical", 0)
+        item = {
+            **known_identity[1],
+            **live_fields(row, settings, now),
+            **(entry[1] if entry else empty),
+            "alert_count": counts.get("active", 0),
+            "critical_alert_count": counts.get("critical", 0),
+        }
         servers.append(item)
         online += item["status"] == "online"
         name = item["group_name"]
@@ -222,6 +255,7 @@ async def server_detail(
 ) -> dict[str, Any] | None:
     """Identity, latest snapshot, latest live sample and history; None when no such server."""
     settings = await get_settings(ctx)
+    cache = history_cache(ctx.extras)
 
     def read(conn: Connection) -> tuple[Any, dict[str, str], dict[str, Any]] | None:
         s = tables.servers.c
@@ -230,7 +264,8 @@ async def server_detail(
         if row is None:
             return None
         colors = {r.name: r.color for r in conn.execute(select(tables.groups)).all()}
-        return row, colors, read_history(conn, server_id, hours, settings, metrics)
+        history = read_history(conn, server_id, hours, settings, metrics, cache=cache)
+        return row, colors, history
 
     found = await ctx.db.read(read)
     if found is None:

@@ -10,14 +10,18 @@ With default settings: 1-6 h raw, 7-192 h (8 days) 1-minute, beyond 1-hour.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, cast, func, select
+from sqlalchemy import ColumnElement, Connection, Integer, Select, bindparam, cast, func, select
 
 from fleetwatch.hub.services.settings import DashboardSettings
+
+if TYPE_CHECKING:
+    from fleetwatch.hub.services.history_cache import HistoryCache
 from fleetwatch.hub.store import tables
 
 MAX_POINTS = 720
@@ -56,29 +60,40 @@ def bucket_expr(column: Any, step: int, dialect: str) -> ColumnElement[Any]:
     return cast(column / step, Integer) * step
 
 
-def _metric_names(metrics: tuple[str, ...] | None) -> tuple[str, ...]:
-    return metrics if metrics else tables.HOT_METRICS
+#: per metric: (mins, avgs, maxs), aligned with the bucket starts
+Series = dict[str, tuple[list[Any], list[Any], list[Any]]]
 
 
-def _raw_query(
-    server_id: str, start: float, step: int, names: tuple[str, ...], dialect: str
-) -> Select[Any]:
+#: no upper bound (epoch seconds far in the future)
+_OPEN_END = 1e12
+
+
+@functools.lru_cache(maxsize=256)
+def _raw_query(step: int, names: tuple[str, ...], dialect: str) -> Select[Any]:
+    """Statements are built once per shape (SQLAlchemy construction is not free) and bound."""
     t = tables.snapshots
     b = bucket_expr(t.c.ts, step, dialect).label("b")
-    cols: list[Any] = [func.min(t.c.ts).label("ts")]
+    cols: list[Any] = [b]
     for name in names:
         col = t.c[name]
         cols += [func.min(col), func.avg(col), func.max(col)]
-    return select(*cols).where(t.c.server_id == server_id, t.c.ts >= start).group_by(b).order_by(b)
+    where = (
+        t.c.server_id == bindparam("server_id"),
+        t.c.ts >= bindparam("start"),
+        t.c.ts < bindparam("until"),
+    )
+    return select(*cols).where(*where).group_by(b).order_by(b)
 
 
-def _rollup_query(
-    tier: str, server_id: str, start: float, step: int, names: tuple[str, ...], dialect: str
-) -> Select[Any]:
+@functools.lru_cache(maxsize=256)
+def _rollup_query(tier: str, step: int, names: tuple[str, ...], dialect: str) -> Select[Any]:
     t = tables.rollup_1m if tier == "1m" else tables.rollup_1h
-    res = TIER_SECONDS[tier]
-    where = (t.c.server_id == server_id, t.c.bucket >= start)
-    if step == res:  # one row per point: no grouping
+    where = (
+        t.c.server_id == bindparam("server_id"),
+        t.c.bucket >= bindparam("start"),
+        t.c.bucket < bindparam("until"),
+    )
+    if step == TIER_SECONDS[tier]:  # one row per point: no grouping
         plain: list[Any] = [t.c.bucket]
         for name in names:
             plain += [t.c[f"{name}_min"], t.c[f"{name}_sum"], t.c[f"{name}_n"], t.c[f"{name}_max"]]
@@ -95,10 +110,9 @@ def _rollup_query(
     return select(*cols).where(*where).group_by(b).order_by(b)
 
 
-def _columns(rows: list[Any], names: tuple[str, ...], rolled: bool) -> dict[str, Any]:
-    """Rows -> `{"ts": [...], "series": {metric: {"min": [...], "avg": [...], "max": [...]}}}`."""
+def _columns(rows: list[Any], names: tuple[str, ...], rolled: bool) -> tuple[list[float], Series]:
     ts = [float(r[0]) for r in rows]
-    series: dict[str, dict[str, list[float | None]]] = {}
+    series: Series = {}
     width = 4 if rolled else 3
     for i, name in enumerate(names):
         base = 1 + i * width
@@ -112,8 +126,32 @@ def _columns(rows: list[Any], names: tuple[str, ...], rolled: bool) -> dict[str,
         else:
             avgs = [None if r[base + 1] is None else float(r[base + 1]) for r in rows]
             maxs = [r[base + 2] for r in rows]
-        series[name] = {"min": mins, "avg": avgs, "max": maxs}
-    return {"ts": ts, "series": series}
+        series[name] = (mins, avgs, maxs)
+    return ts, series
+
+
+def query_buckets(
+    conn: Connection,
+    server_id: str,
+    choice: TierChoice,
+    names: tuple[str, ...],
+    start: float,
+    until: float | None = None,
+) -> tuple[list[float], Series]:
+    """Bucket starts and min/avg/max per metric of buckets starting in [start, until)."""
+    dialect = conn.dialect.name
+    step = choice.step_seconds
+    if choice.tier == "raw":
+        stmt = _raw_query(step, names, dialect)
+    else:
+        stmt = _rollup_query(choice.tier, step, names, dialect)
+    params = {
+        "server_id": server_id,
+        "start": start,
+        "until": _OPEN_END if until is None else until,
+    }
+    rows = conn.execute(stmt, params).all()
+    return _columns(list(rows), names, rolled=choice.tier != "raw")
 
 
 def read_history(
@@ -123,26 +161,31 @@ def read_history(
     settings: DashboardSettings,
     metrics: tuple[str, ...] | None = None,
     now: float | None = None,
+    cache: HistoryCache | None = None,
 ) -> dict[str, Any]:
-    """History of `server_id` over the last `hours` (see the module docstring for tiers)."""
+    """History of `server_id` over the last `hours` (see the module docstring for tiers).
+
+    `ts` are bucket starts; the first bucket starts at or after `now - hours`, so there are at
+    most `MAX_POINTS` points. With a `cache`, only buckets not seen complete before are read.
+    """
     now = time.time() if now is None else now
     choice = choose_tier(hours, settings)
-    names = _metric_names(metrics)
-    # the first bucket starts at or after `now - hours`: at most `MAX_POINTS` whole buckets
+    names = metrics if metrics else tables.HOT_METRICS
     step = choice.step_seconds
     start = math.ceil((now - hours * 3600.0) / step) * step
-    dialect = conn.dialect.name
-    if choice.tier == "raw":
-        stmt = _raw_query(server_id, start, choice.step_seconds, names, dialect)
+    if cache is not None:
+        ts, series = cache.read(conn, server_id, choice, names, start, now)
     else:
-        stmt = _rollup_query(choice.tier, server_id, start, choice.step_seconds, names, dialect)
-    rows = list(conn.execute(stmt).all())
-    out: dict[str, Any] = {
+        ts, series = query_buckets(conn, server_id, choice, names, start)
+    return {
         "tier": choice.tier,
-        "step_seconds": choice.step_seconds,
+        "step_seconds": step,
         "from": start,
         "to": now,
-        "points": len(rows),
+        "points": len(ts),
+        "ts": ts,
+        "series": {
+            name: {"min": mins, "avg": avgs, "max": maxs}
+            for name, (mins, avgs, maxs) in series.items()
+        },
     }
-    out.update(_columns(rows, names, rolled=choice.tier != "raw"))
-    return out

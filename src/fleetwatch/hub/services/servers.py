@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import keys
 from fleetwatch.hub.services.audit import record_audit
+from fleetwatch.hub.services.history_cache import history_cache
 from fleetwatch.hub.services.settings import Thresholds, ThresholdsPatch, threshold_order_problem
 from fleetwatch.hub.store import tables
 
@@ -289,5 +290,6 @@ DELETE_HOOKS_KEY = "servers.delete_hooks"
 def forget_server(ctx: HubContext, server_id: str) -> None:
     """Drop in-memory state of a deleted server in this process (its cached key, ...)."""
     keys.invalidate_server(ctx, server_id)
+    history_cache(ctx.extras).forget_server(server_id)
     for hook in ctx.extras.get(DELETE_HOOKS_KEY, ()):
         hook(server_id)
