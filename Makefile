@@ -36,6 +36,7 @@ bench-agent: $(STAMP)
 
 bench-hub: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/alerts.py
 
 bench: bench-agent bench-hub
 
