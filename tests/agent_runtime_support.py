@@ -15,10 +15,13 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import ssl
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -261,3 +264,106 @@ def agent_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+# --- real processes ----------------------------------------------------------------------
+
+
+class AgentProcess:
+    """`fleetwatch agent run --config PATH` as a child process; its stderr goes to a file."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.stderr_path = config.parent / f"agent-stderr-{time.monotonic_ns()}.log"
+        with self.stderr_path.open("wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fleetwatch.cli.main", "agent", "run", "--config",
+                 str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=agent_env(),
+            )  # fmt: skip
+
+    def output(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class HubProcess:
+    """`fleetwatch hub` on a given port and data folder (restartable on the same port)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = data_dir, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HubProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / f"hub-{time.monotonic_ns()}.log").open("wb")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETWATCH_")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fleetwatch.cli.main", "hub", "--port", str(self.port),
+             "--data-dir", str(self.data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )  # fmt: skip
+        log.close()
+
+        def up() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"hub exited with {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/ping", timeout=1) as resp:
+                    return bool(resp.status == 200)
+            except OSError:
+                return False
+
+        wait_for(up, timeout=30, what="the hub to answer /api/ping")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+    def snapshots(self, server_id: str) -> list[tuple[int, float, str]]:
+        """(row id, ts, snapshot_id) of a server's stored snapshots, in arrival order."""
+        conn = sqlite3.connect(self.data_dir / "fleetwatch.db", timeout=30)
+        try:
+            rows = conn.execute(
+                "SELECT id, ts, snapshot_id FROM snapshots WHERE server_id = ? ORDER BY id",
+                (server_id,),
+            ).fetchall()
+        finally:
+            conn.close()
+        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+
+def buffered_ids(buffer_file: Path) -> list[str]:
+    """Snapshot ids waiting in an agent's durable buffer file."""
+    conn = sqlite3.connect(buffer_file, timeout=30)
+    try:
+        return [r[0] for r in conn.execute("SELECT snapshot_id FROM pending ORDER BY id")]
+    finally:
+        conn.close()

@@ -51,6 +51,7 @@ log = logging.getLogger("fleetwatch.agent")
 STOP_GRACE_SECONDS = 4.0
 #: While waiting for the next cycle, the config file is checked this often.
 RELOAD_CHECK_SECONDS = 2.0
+FIRST_CYCLE_DELAY_SECONDS = 1.0
 
 
 class Collector(Protocol):
@@ -156,13 +157,19 @@ class AgentDaemon:
         return 0
 
     def _loop(self) -> None:
-        next_at = time.monotonic()
-        last_start = next_at
+        # counter baselines now, the first snapshot a moment later: its CPU % and rates then
+        # describe the last second, not the time since boot
+        prime = getattr(self.collector, "prime", None)
+        if callable(prime):
+            prime()
+        first_delay = min(FIRST_CYCLE_DELAY_SECONDS, interval_seconds(self.state.config))
+        next_at = time.monotonic() + first_delay
+        last_start: float | None = None
         while not self.state.stop.is_set():
             now = time.monotonic()
             if now < next_at:
                 self.state.stop.wait(min(next_at - now, RELOAD_CHECK_SECONDS))
-                if self._reload():
+                if self._reload() and last_start is not None:
                     next_at = last_start + interval_seconds(self.state.config)
                 continue
             last_start = now
@@ -170,9 +177,10 @@ class AgentDaemon:
                 self._cycle()
             except Exception:  # the top of a daemon loop: log and keep going
                 log.exception("cycle %d failed", self.state.cycles + 1)
-            next_at += interval_seconds(self.state.config)
-            if next_at <= time.monotonic():  # a slow cycle: skip, never burst
-                next_at = time.monotonic() + interval_seconds(self.state.config)
+            interval = interval_seconds(self.state.config)
+            next_at += interval
+            if time.monotonic() - next_at >= interval:  # far behind: skip ticks, never burst
+                next_at = time.monotonic() + interval
 
     def _shutdown(self) -> None:
         self.request_stop()
