@@ -20,17 +20,30 @@ def export_url(base: str, fmt: str, hours: float, resolution: str) -> str:
     return f"{base.rstrip('/')}/api/dashboard/export?{query}"
 
 
-def download(url: str, out: Path | None, timeout_seconds: float = 300.0) -> int:
+def read_token(token_file: str | None) -> str:
+    """The dashboard API token: `--token-file`, else `$FLEETWATCH_TOKEN` (never the command
+    line, where other users could read it in the process list)."""
+    if token_file:
+        try:
+            return Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError("--token-file", str(exc)) from None
+    return os.environ.get("FLEETWATCH_TOKEN", "").strip()
+
+
+def download(url: str, out: Path | None, token: str = "", timeout_seconds: float = 300.0) -> int:
     """Stream `url` to `out` (stdout when None); returns bytes written; no partial files."""
     request = urllib.request.Request(url, headers={"Accept": "application/json, text/csv"})
-    token = os.environ.get("FLEETWATCH_TOKEN")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
         response = urllib.request.urlopen(request, timeout=timeout_seconds)
     except urllib.error.HTTPError as exc:
         text = exc.read().decode("utf-8", "replace")[:500]
-        raise TransportError(f"export failed: HTTP {exc.code}: {text}", exc.code) from None
+        hint = ""
+        if exc.code == 401:
+            hint = " (give an API token: FLEETWATCH_TOKEN or --token-file; `fleetwatch user token`)"
+        raise TransportError(f"export failed: HTTP {exc.code}: {text}{hint}", exc.code) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TransportError(f"cannot reach the hub: {reason}") from None
@@ -58,7 +71,8 @@ def _run(args: argparse.Namespace) -> int:
     out = None if args.out in (None, "-") else Path(args.out)
     if out is not None and not out.parent.is_dir():
         raise ConfigError("--out", f"folder {out.parent} does not exist")
-    size = download(export_url(args.url, args.format, args.hours, args.resolution), out)
+    token = read_token(args.token_file)
+    size = download(export_url(args.url, args.format, args.hours, args.resolution), out, token)
     if out is not None:
         print(f"wrote {out} ({size} bytes, {args.format}, last {args.hours:g} h)", file=sys.stderr)
     return 0
@@ -80,4 +94,9 @@ def register(sub: Any) -> None:
         help="history tier (auto: finest that covers the range)",
     )
     p.add_argument("--out", default=None, help="output file; '-' or absent = stdout")
+    p.add_argument(
+        "--token-file",
+        default=None,
+        help="file holding a dashboard API token (default: $FLEETWATCH_TOKEN)",
+    )
     p.set_defaults(func=_run)
