@@ -37,7 +37,7 @@ MAX_BACKOFF_SECONDS = 300.0
 MIN_BACKOFF_SECONDS = 0.2
 MAX_RETRY_AFTER_SECONDS = 3600.0
 MIN_HEARTBEAT_SECONDS = 30.0
-MIN_CONFIG_POLL_SECONDS = 5.0
+MIN_CONFIG_POLL_SECONDS = 10.0
 #: After a 413 the batch size stays below the refused size for this long.
 CEILING_SECONDS = 600.0
 #: HTTP statuses that refuse the content itself: split the batch, drop a lone snapshot.
@@ -126,9 +126,8 @@ class Sender:
             self._deliver(entries)
             return
         interval = interval_seconds(self.state.config)
-        if self.polled_cycle != self.state.cycles and now - self.last_poll >= min(
-            MIN_CONFIG_POLL_SECONDS, interval
-        ):
+        poll_due = now - self.last_poll >= MIN_CONFIG_POLL_SECONDS
+        if poll_due and self.polled_cycle != self.state.cycles:
             self._poll_config()
             return
         heartbeat = max(MIN_HEARTBEAT_SECONDS, interval / 2)

@@ -213,7 +213,7 @@ def test_remote_config_is_applied_persisted_and_confirmed(tmp_path: Path) -> Non
             wait_for(lambda: daemon.state.config["top_processes_count"] == 3, what="applied")
             assert hub.state.confirms[0] == {"config_id": 7, "applied": True, "error": None}
             hub.state.pending_config = {"server_id": "evil"}
-            wait_for(lambda: len(hub.state.confirms) == 2, what="rejection")
+            wait_for(lambda: len(hub.state.confirms) == 2, timeout=20, what="rejection")
         assert read(cfg)["top_processes_count"] == 3
         assert read(cfg)["server_id"] == "srv-a"
         rejected = hub.state.confirms[1]
