@@ -11,7 +11,7 @@ real API token, so tests exercise the same authentication path as production.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -45,6 +45,17 @@ async def token_for(ctx: HubContext, role: str = "admin", name: str | None = Non
     await ensure_user(ctx, name, role)
     _info, token = await tokens.create_token(ctx, name, label="tests", actor="tests")
     return token
+
+
+def dashboard_auth(token: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    """An httpx request hook: `Authorization: Bearer <token>` on `/api/dashboard/*` requests
+    that carry no Authorization of their own (agent credentials elsewhere stay untouched)."""
+
+    async def hook(request: httpx.Request) -> None:
+        if request.url.path.startswith("/api/dashboard") and "authorization" not in request.headers:
+            request.headers["Authorization"] = f"Bearer {token}"
+
+    return hook
 
 
 def bearer(token: str) -> dict[str, str]:

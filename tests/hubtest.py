@@ -9,6 +9,9 @@ In-process (the real app with lifespan: migrations, writer thread, real database
     async with hub_client(tmp_path) as client:               # httpx.AsyncClient, ASGI transport
         await client.get("/api/ping")
 
+Both clients send an admin API token on `/api/dashboard/*` requests that carry no
+Authorization header of their own (see authhelp.py; pass `headers=` to act as someone else).
+
 As a real process on a free loopback port (`fleetwatch hub`), stopped and reaped on exit:
 
     with running_hub(tmp_path) as hub:                       # hub.base_url, hub.kill(), ...
@@ -40,6 +43,7 @@ import httpx
 import psycopg
 from fastapi import FastAPI
 
+from authhelp import dashboard_auth, token_for
 from fleetwatch.hub.app import create_app
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.settings import load_settings
@@ -92,6 +96,8 @@ def sync_hub_client(
     client = SyncClient(app)
     lifespan = app.router.lifespan_context(app)
     client.run(lifespan.__aenter__())
+    token = client.run(token_for(app.state.ctx, "admin", name="tests-admin"))
+    client._client.event_hooks["request"].append(dashboard_auth(token))
     try:
         yield client
     finally:
@@ -107,7 +113,11 @@ async def hub_client(
     app = create_app(hub_settings(tmp_path, database_url, **settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        token = await token_for(app.state.ctx, "admin", name="tests-admin")
+        hooks = {"request": [dashboard_auth(token)]}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://hub", event_hooks=hooks
+        ) as client:
             client._fleetwatch_app = app  # type: ignore[attr-defined]
             yield client
 

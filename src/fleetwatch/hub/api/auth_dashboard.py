@@ -34,9 +34,9 @@ __all__ = [
     "require_role",
 ]
 
-#: While False, requests *without* credentials pass as an anonymous admin (transition only,
-#: while the rest of the hub's tests learn to log in); credentials are always checked.
-ENFORCE = False
+#: Always True in the hub. (False let requests without credentials through as an anonymous
+#: admin while the hub was being built; kept as a switch for that history only.)
+ENFORCE = True
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
