@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,20 @@ from sqlalchemy import select
 from authhelp import token_for
 from factories import make_disk, make_snapshot
 from fleetwatch.hub.store.tables import audit_log
-from hubtest import SyncClient, ctx_of, register, sync_hub_client
+from hubtest import SyncClient, ctx_of, postgres_schema, register, sync_hub_client
+
+
+@contextmanager
+def authed_hub(tmp_path: Path, database_url: str | None = None) -> Iterator[SyncClient]:
+    with sync_hub_client(tmp_path, database_url, rate_limit_per_minute=0) as c:
+        token = c.run(token_for(ctx_of(c), "admin", "alert-admin"))
+        c._client.headers["Authorization"] = f"Bearer {token}"
+        yield c
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[SyncClient]:
-    with sync_hub_client(tmp_path, rate_limit_per_minute=0) as c:
-        token = c.run(token_for(ctx_of(c), "admin", "alert-admin"))
-        c._client.headers["Authorization"] = f"Bearer {token}"
+    with authed_hub(tmp_path) as c:
         yield c
 
 
@@ -51,6 +58,18 @@ def active(client: SyncClient) -> list[dict[str, Any]]:
     r = client.get("/api/dashboard/alerts")
     assert r.status_code == 200, r.text
     return r.json()
+
+
+@pytest.mark.postgres
+def test_alert_lifecycle_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    for check in (
+        test_alert_lifecycle_from_ingest,
+        test_maintenance_silences_and_per_server_thresholds_apply,
+        test_dry_run_counts_firings_over_history,
+        test_disk_forecast_from_history,
+    ):
+        with postgres_schema(postgres_url) as url, authed_hub(tmp_path, url) as pg_client:
+            check(pg_client)
 
 
 def test_alert_lifecycle_from_ingest(client: SyncClient) -> None:

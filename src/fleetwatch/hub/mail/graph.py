@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -82,8 +83,13 @@ class GraphMailer:
     def scopes(self) -> list[str]:
         return [GRAPH_SCOPE_APP] if self.app_only else [GRAPH_SCOPE_USER]
 
-    async def _app(self) -> tuple[msal.ClientApplication, msal.SerializableTokenCache]:
+    @contextlib.asynccontextmanager
+    async def _app(
+        self,
+    ) -> AsyncIterator[tuple[msal.ClientApplication, msal.SerializableTokenCache]]:
+        """An MSAL app on the stored cache; its HTTP session is closed afterwards."""
         cache = msal.SerializableTokenCache()
+        session = _PinnedSession(self.config.ca_file or True)
         stored = await self.load_cache()
         if stored:
             cache.deserialize(stored)
@@ -91,7 +97,7 @@ class GraphMailer:
             "authority": f"{self.config.authority_host.rstrip('/')}/{self.config.tenant}",
             "token_cache": cache,
             "instance_discovery": False,
-            "http_client": _PinnedSession(self.config.ca_file or True),
+            "http_client": session,
             "timeout": 30,
         }
         if self.app_only:
@@ -104,7 +110,10 @@ class GraphMailer:
         else:
             app = await asyncio.to_thread(msal.PublicClientApplication, self.config.client_id,
                                           **common)  # fmt: skip
-        return app, cache
+        try:
+            yield app, cache
+        finally:
+            session.close()
 
     async def _persist(self, cache: msal.SerializableTokenCache) -> None:
         if cache.has_state_changed:
@@ -112,15 +121,15 @@ class GraphMailer:
 
     async def access_token(self) -> str:
         """A valid access token, from the cache or refreshed silently."""
-        app, cache = await self._app()
-        if self.app_only:
-            result = await asyncio.to_thread(app.acquire_token_for_client, self.scopes)
-        else:
-            accounts = await asyncio.to_thread(app.get_accounts)
-            if not accounts:
-                raise DeliveryError("Microsoft 365: nobody signed in yet (start the device flow)")
-            result = await asyncio.to_thread(app.acquire_token_silent, self.scopes, accounts[0])
-        await self._persist(cache)
+        async with self._app() as (app, cache):
+            if self.app_only:
+                result = await asyncio.to_thread(app.acquire_token_for_client, self.scopes)
+            else:
+                accounts = await asyncio.to_thread(app.get_accounts)
+                if not accounts:
+                    raise DeliveryError("Microsoft 365: nobody signed in (start the device flow)")
+                result = await asyncio.to_thread(app.acquire_token_silent, self.scopes, accounts[0])
+            await self._persist(cache)
         if not result or "access_token" not in result:
             reason = (result or {}).get("error_description") or "sign-in needed again"
             raise DeliveryError(f"Microsoft 365 token: {reason}")
@@ -130,16 +139,16 @@ class GraphMailer:
 
     async def start_device_flow(self) -> dict[str, Any]:
         """Begin the delegated sign-in: show `message` (URL + code) to the admin."""
-        app, _ = await self._app()
-        flow: dict[str, Any] = await asyncio.to_thread(app.initiate_device_flow, self.scopes)
+        async with self._app() as (app, _):
+            flow: dict[str, Any] = await asyncio.to_thread(app.initiate_device_flow, self.scopes)
         if "user_code" not in flow:
             raise DeliveryError(f"Microsoft 365 device flow: {flow.get('error_description')}")
         return flow
 
     async def complete_device_flow(self, flow: dict[str, Any]) -> None:
-        app, cache = await self._app()
-        result = await asyncio.to_thread(app.acquire_token_by_device_flow, flow)
-        await self._persist(cache)
+        async with self._app() as (app, cache):
+            result = await asyncio.to_thread(app.acquire_token_by_device_flow, flow)
+            await self._persist(cache)
         if "access_token" not in result:
             raise DeliveryError(f"Microsoft 365 sign-in: {result.get('error_description')}")
 
