@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, delete, insert, select, update
 
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.services import keys
 from fleetwatch.hub.services.audit import record_audit
 from fleetwatch.hub.services.history_cache import history_cache
 from fleetwatch.hub.services.settings import Thresholds, ThresholdsPatch, threshold_order_problem
@@ -283,13 +282,13 @@ def update_group(conn: Connection, body: GroupUpdate, actor: str) -> dict[str, A
     return {"name": name, "color": color}
 
 
-#: ctx.extras key: callables `fn(server_id)` run after a server is deleted (e.g. key caches)
+#: ctx.extras key: callables `fn(server_id)` run after a server is deleted (the app registers
+#: `services.keys.invalidate_server` here, so the deleted server's agent key stops working)
 DELETE_HOOKS_KEY = "servers.delete_hooks"
 
 
 def forget_server(ctx: HubContext, server_id: str) -> None:
     """Drop in-memory state of a deleted server in this process (its cached key, ...)."""
-    keys.invalidate_server(ctx, server_id)
     history_cache(ctx.extras).forget_server(server_id)
     for hook in ctx.extras.get(DELETE_HOOKS_KEY, ()):
         hook(server_id)
