@@ -21,9 +21,6 @@ from unit.hub_query.harness import (
     running_hub,
 )
 
-# api/errors.py still answers errors with ORJSONResponse, deprecated by FastAPI (not ours to edit)
-pytestmark = pytest.mark.filterwarnings("ignore:ORJSONResponse is deprecated")
-
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

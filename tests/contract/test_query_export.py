@@ -14,8 +14,6 @@ from factories import make_snapshot
 from fleetwatch.hub.services.export import csv_header, safe_cell
 from unit.hub_query.harness import Hub, database_url, insert_series, insert_server, running_hub
 
-pytestmark = pytest.mark.filterwarnings("ignore:ORJSONResponse is deprecated")
-
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 EVIL = '=HYPERLINK("http://x","a, b")'
 

@@ -24,8 +24,6 @@ from unit.hub_query.harness import (
     running_hub,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:ORJSONResponse is deprecated")
-
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query
-from fastapi.responses import Response
 from pydantic import ValidationError
 
 from fleetwatch.hub.api import query_models as m
 from fleetwatch.hub.api.auth_dashboard import Principal, require_role
 from fleetwatch.hub.api.errors import ApiError, field_path
+from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext, get_ctx
 from fleetwatch.hub.services import dashboard, live, retention, servers
 from fleetwatch.hub.services import settings as dash_settings
@@ -31,15 +30,6 @@ Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 Operator = Annotated[Principal, Depends(require_role("operator"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 ServerId = Annotated[str, Path(max_length=64, description="The server's id (from registration).")]
-
-
-class JsonBytes(Response):
-    """A JSON response serialised by orjson (no response-model validation)."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def invalid(exc: ValidationError, prefix: str = "") -> ApiError:
@@ -72,8 +62,8 @@ def _metric_list(value: str | None) -> tuple[str, ...] | None:
     summary="Dashboard overview: summary counts, groups, every server with its latest numbers",
     responses={200: {"model": m.Overview}},
 )
-async def get_dashboard(ctx: Ctx, _who: Viewer) -> JsonBytes:
-    return JsonBytes(await dashboard.overview(ctx))
+async def get_dashboard(ctx: Ctx, _who: Viewer) -> JSONResponse:
+    return JSONResponse(await dashboard.overview(ctx))
 
 
 @router.get(
@@ -92,11 +82,11 @@ async def get_server(
         str | None,
         Query(max_length=1000, description="Comma-separated hot metrics; default all."),
     ] = None,
-) -> JsonBytes:
+) -> JSONResponse:
     detail = await dashboard.server_detail(ctx, server_id, hours, _metric_list(metrics))
     if detail is None:
         raise not_found(server_id)
-    return JsonBytes(detail)
+    return JSONResponse(detail)
 
 
 @router.get(
@@ -114,7 +104,7 @@ async def get_live(
     benchmark: Annotated[
         float, Query(gt=0, le=live.MAX_MINUTES, description="Benchmark window in minutes.")
     ] = 30,
-) -> JsonBytes:
+) -> JSONResponse:
     def read(conn: Any) -> dict[str, Any] | None:
         s = tables.servers.c
         row = conn.execute(
@@ -133,7 +123,7 @@ async def get_live(
     data = await ctx.db.read(read)
     if data is None:
         raise not_found(server_id)
-    return JsonBytes(data)
+    return JSONResponse(data)
 
 
 @router.patch(

@@ -1,6 +1,6 @@
 """Response shapes of the dashboard API, for OpenAPI (`/openapi.json`, `/docs`).
 
-The large read endpoints return ORJSONResponse directly and reference these models only in
+The large read endpoints return `JSONResponse` (orjson) directly and reference these models only in
 `responses=` (documentation, no per-request validation cost). Units are in the field names;
 times are UNIX epoch seconds (UTC).
 """
