@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,9 +69,10 @@ def _updated_toml(text: str, changes: Mapping[str, Any]) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text`: temp file + fsync + rename, mode 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file with mode 0600: the key is never readable by others
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # created with mode 0600 (O_EXCL: never an existing file): the key is never readable by others
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -105,7 +105,9 @@ class AgentDaemon:
         self.sender = Sender(
             self.buffer, self.client, self.state, RemoteConfig(config_path), self._enrolled
         )
-        self.live = LiveSampler(collector_factory(config), self.live_client, self.state)
+        self.live = LiveSampler(
+            lambda: collector_factory(self.state.config), self.live_client, self.state
+        )
         self.governor = BudgetGovernor()
         self.status = StatusLink()
 

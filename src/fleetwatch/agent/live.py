@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from fleetwatch.agent.hub_client import HubClient
@@ -31,8 +32,13 @@ class LiveSource(Protocol):
 
 
 class LiveSampler:
-    def __init__(self, source: LiveSource, client: HubClient, state: RuntimeState) -> None:
-        self.source = source
+    """`source_factory` builds the live collector on the first sample (none while live is off)."""
+
+    def __init__(
+        self, source_factory: Callable[[], LiveSource], client: HubClient, state: RuntimeState
+    ) -> None:
+        self.source_factory = source_factory
+        self.source: LiveSource | None = None
         self.client = client
         self.state = state
         self.changed = threading.Event()
@@ -52,7 +58,8 @@ class LiveSampler:
     def source_reconfigure(self, config: dict[str, Any]) -> None:
         """Pass a new configuration to the live collector (called from the daemon thread)."""
         with self._source_lock:
-            self.source.reconfigure(config)
+            if self.source is not None:
+                self.source.reconfigure(config)
 
     def join(self, timeout: float) -> None:
         self.changed.set()
@@ -89,6 +96,8 @@ class LiveSampler:
 
     def _tick(self) -> None:
         with self._source_lock:
+            if self.source is None:
+                self.source = self.source_factory()
             sample = self.source.collect_live()
         try:
             self.client.send_live(sample)

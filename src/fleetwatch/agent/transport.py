@@ -1,7 +1,8 @@
 """HTTP(S) to the hub with the standard library only (A8).
 
-One keep-alive connection per `HubConnection`, reused across requests and re-opened when the
-hub closed it; JSON bodies above a small size are gzip-compressed; every request has a
+One keep-alive connection per `HubConnection` (`http11.Http11Connection`, a small client that
+keeps `ssl` out of memory for http hubs), reused across requests and re-opened when the hub
+closed it; JSON bodies above a small size are gzip-compressed; every request has a
 timeout; TLS certificates are verified unless `verify_ssl` is false (`SSL_CERT_FILE` /
 `SSL_CERT_DIR` add a private CA). Failures become `TransportError`: `status` is None when no
 answer came (refused, timeout, TLS failure), else the HTTP status of a non-2xx answer.
@@ -10,18 +11,16 @@ answer came (refused, timeout, TLS failure), else the HTTP status of a non-2xx a
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
-import socket
-import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from fleetwatch import __version__
+from fleetwatch.agent.http11 import ConnectionClosed, Http11Connection, HttpProtocolError
 from fleetwatch.errors import ConfigError, TransportError
 
 #: Bodies at least this long are sent gzip-compressed.
@@ -52,6 +51,8 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # rare: only for an HTTP-date Retry-After
+
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
@@ -99,25 +100,25 @@ class HubConnection:
         self.timeout_seconds = timeout_seconds
         self.bytes_sent_total = 0
         self.requests_total = 0
-        self._conn: http.client.HTTPConnection | None = None
+        default_port = 443 if self.scheme == "https" else 80
+        tls = self._tls_context if self.scheme == "https" else None
+        self._conn = Http11Connection(
+            self.host, self.port or default_port, timeout_seconds=timeout_seconds, tls=tls
+        )
         self._lock = threading.Lock()
 
-    def _open(self) -> http.client.HTTPConnection:
-        if self.scheme == "https":
-            context = ssl.create_default_context()
-            if not self.verify_ssl:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=self.timeout_seconds, context=context
-            )
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_seconds)
+    def _tls_context(self) -> Any:
+        import ssl  # only for an https hub: ssl costs ~4 MiB of resident memory
+
+        context = ssl.create_default_context()
+        if not self.verify_ssl:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._conn.close()
 
     def request(
         self,
@@ -144,41 +145,28 @@ class HubConnection:
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]
     ) -> Response:
         for attempt in (1, 2):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = self._open()
+            reused = self._conn.connected
             try:
-                self._conn.request(method, path, body=body, headers=headers)
-                raw = self._conn.getresponse()
-                data = raw.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                status, headers_out, data = self._conn.request(method, path, body, headers)
+            except (ConnectionClosed, ConnectionResetError, BrokenPipeError) as exc:
                 self._conn.close()
-                self._conn = None
                 if reused and attempt == 1:
                     continue  # the hub closed an idle keep-alive connection: retry once, fresh
                 raise TransportError(f"{method} {path}: connection lost: {exc}") from None
-            except ssl.SSLError as exc:
-                self._drop()
-                raise TransportError(f"{method} {path}: TLS failure: {exc}") from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
+            except (OSError, HttpProtocolError) as exc:
+                self._conn.close()
                 raise TransportError(f"{method} {path}: {_describe(exc)}") from None
             self.requests_total += 1
             self.bytes_sent_total += len(body or b"")
-            if raw.getheader("Connection", "").lower() == "close":
-                self._drop()
-            headers_out = {k.lower(): v for k, v in raw.getheaders()}
-            return Response(raw.status, headers_out, data)
+            return Response(status, headers_out, data)
         raise AssertionError("unreachable")
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, socket.timeout | TimeoutError):
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and isinstance(exc, ssl.SSLError):
+        return f"TLS failure: {exc}"
+    if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
