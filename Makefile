@@ -28,11 +28,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## make bench-agent: 60 s agent footprint vs node_exporter, Glances, bare psutil (BENCH_ARGS="--seconds 5")
+## then the running daemon: 1 s vs the same, 10 min at defaults, buffer replay
+## (RUNTIME_BENCH_ARGS="--seconds 5 --idle-seconds 5 --replay-count 1000" for a smoke run)
 bench-agent: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[hub,test,bench]'
 	command -v prometheus-node-exporter >/dev/null || test -x /usr/bin/prometheus-node-exporter \
 		|| (apt-get install -y prometheus-node-exporter || (apt-get update && apt-get install -y prometheus-node-exporter))
 	$(BIN)/python bench/agent_footprint.py $(BENCH_ARGS)
+	$(BIN)/python bench/agent_runtime.py $(RUNTIME_BENCH_ARGS)
 
 bench-hub: $(STAMP)
 	$(BIN)/python bench/ingest.py
