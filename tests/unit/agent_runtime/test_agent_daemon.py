@@ -8,10 +8,13 @@ import os
 import stat
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from agent_runtime_support import (
     ScriptedHub,
@@ -21,6 +24,8 @@ from agent_runtime_support import (
     wait_for,
     write_config,
 )
+from fleetwatch.agent import delivery
+from fleetwatch.agent.budget import BudgetGovernor
 from fleetwatch.agent.buffer import DurableBuffer
 from fleetwatch.agent.daemon import AgentDaemon
 
@@ -259,3 +264,60 @@ def test_stop_is_prompt_flushes_and_counts_cycles(tmp_path: Path) -> None:
         assert len(hub.state.snapshots) == n  # the last cycle was flushed before exit
     assert f"stopped after {n} cycles" in log_text(tmp_path)
     assert os.path.exists(tmp_path / "agent-buffer.db")
+
+
+def test_heartbeat_between_cycles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "MIN_HEARTBEAT_SECONDS", 0.5)
+    with ScriptedHub() as hub:
+        cfg = enrolled_config(tmp_path, hub, collection_interval_seconds=3)
+        with running(cfg):
+            wait_for(lambda: hub.state.pings >= 2, timeout=15, what="heartbeats")
+        order = [r.path for r in hub.requests if r.path in ("/api/metrics", "/api/ping")]
+        first = order.index("/api/metrics")
+        assert "/api/ping" in order[first:]  # a ping after a snapshot, before the next one
+
+
+def test_over_cpu_budget_postpones_the_process_scan(tmp_path: Path) -> None:
+    clock = {"now": 0.0, "cpu": 0.0}
+
+    def sampler() -> tuple[float, int]:
+        clock["now"] += 1.0
+        clock["cpu"] += 0.5  # half a core, whatever the real figure
+        return clock["cpu"], 30 * 1024 * 1024
+
+    with ScriptedHub() as hub:
+        cfg = enrolled_config(tmp_path, hub, budget_cpu_percent=5.0)
+        daemon = AgentDaemon(cfg, collector_factory=StandInCollector, to_stderr=False)
+        daemon.governor = BudgetGovernor(sampler, lambda: clock["now"])
+        thread = threading.Thread(target=daemon.run, daemon=True)
+        thread.start()
+        try:
+            wait_for(lambda: len(hub.state.snapshots) >= 5, timeout=15, what="snapshots")
+        finally:
+            daemon.request_stop()
+            thread.join(10)
+        collector = daemon.collector
+        assert isinstance(collector, StandInCollector)
+        assert False in collector.scans
+        last = hub.state.snapshots[-1]["agent"]
+        assert last["over_budget"] is True and last["process_scan_every"] >= 2
+        assert last["cpu_percent"] == pytest.approx(50.0, abs=1)
+    assert "over the budget of 5%" in log_text(tmp_path)
+
+
+def test_status_listen_serves_the_daemons_snapshots(tmp_path: Path) -> None:
+    port = free_port()
+    with ScriptedHub() as hub:
+        cfg = enrolled_config(tmp_path, hub, status_listen=f"127.0.0.1:{port}")
+        with running(cfg):
+            wait_for(lambda: hub.state.snapshots, what="a snapshot")
+
+            def served() -> bool:
+                try:
+                    url = f"http://127.0.0.1:{port}/status/agent/process_scan_every"
+                    with urllib.request.urlopen(url, timeout=2) as resp:
+                        return bool(resp.read().strip() == b"1")
+                except OSError:
+                    return False
+
+            wait_for(served, what="the local status endpoint")
