@@ -109,6 +109,9 @@ def test_group_colour_on_patch_and_palette_on_first_use(hub: Hub) -> None:
         ({"group_color": "#ffffff"}, "group_color"),
         ({"display_name": "x" * 300}, "display_name"),
         ({"hostname": "renamed"}, "hostname"),
+        ({"display_name": "nul\x00byte"}, "display_name"),
+        ({"interval_seconds": True}, "interval_seconds"),
+        ({"tags": ["ok", 5]}, "tags[1]"),
     ],
 )
 def test_patch_server_rejects_bad_values_naming_the_field(
@@ -186,10 +189,17 @@ def test_settings_defaults_update_and_validation(hub: Hub) -> None:
         ({"colour": 1}, "colour"),
         ({"default_thresholds": {"cpu_warning": 99}}, "default_thresholds"),
         ({"rollup_1h_retention_days": 1}, "request"),
+        ({"refresh_interval_seconds": True}, "refresh_interval_seconds"),
     ]:
         r = hub.client.patch("/api/dashboard/settings", json=body)
         assert r.status_code == 422, body
         assert (r.json()["error"]["field"] or "request") == field, r.json()
+    r = hub.client.patch(
+        "/api/dashboard/settings",
+        content=b'{"live_retention_minutes": 1e999}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "live_retention_minutes"
     assert hub.client.get("/api/dashboard/settings").json()["stale_threshold_minutes"] == 1
 
 

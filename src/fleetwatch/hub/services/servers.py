@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, delete, insert, select, update
 
 from fleetwatch.hub.context import HubContext
@@ -139,18 +139,28 @@ def effective_thresholds(overrides: Mapping[str, float], defaults: Thresholds) -
 
 # --- changes -----------------------------------------------------------------------------
 
-Label = Annotated[str, Field(max_length=255)]
+
+def _no_nul(text: str) -> str:
+    """Text a user gives is stored as given, except NUL characters (PostgreSQL refuses them)."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+NoNul = AfterValidator(_no_nul)
+Label = Annotated[str, Field(max_length=255), NoNul]
+GroupName = Annotated[str, Field(min_length=1, max_length=255), NoNul]
 
 
 class ServerUpdate(BaseModel):
     """`PATCH /api/dashboard/server/{id}` body: only the fields given change; null clears."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     display_name: Label | None = None
     group_name: Label | None = None
     group_color: Annotated[str, Field(pattern=COLOR_RE.pattern)] | None = None
-    notes: Annotated[str, Field(max_length=10_000)] | None = None
+    notes: Annotated[str, Field(max_length=10_000), NoNul] | None = None
     tags: list[Label] | None = Field(default=None, max_length=64)
     thresholds: ThresholdsPatch | None = None
     interval_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
@@ -255,11 +265,11 @@ def list_groups(conn: Connection) -> list[dict[str, Any]]:
 class GroupUpdate(BaseModel):
     """`PATCH /api/dashboard/groups` body: colour and/or new name of one group."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=255)]
+    name: GroupName
     color: Annotated[str, Field(pattern=COLOR_RE.pattern)] | None = None
-    rename_to: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    rename_to: GroupName | None = None
 
 
 def update_group(conn: Connection, body: GroupUpdate, actor: str) -> dict[str, Any]:

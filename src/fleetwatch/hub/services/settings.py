@@ -26,7 +26,7 @@ THRESHOLD_FAMILIES: tuple[str, ...] = ("cpu", "memory", "disk", "swap")
 class Thresholds(BaseModel):
     """Warning and critical levels in percent; warning must be below critical."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     cpu_warning: Pct = 80.0
     cpu_critical: Pct = 95.0
@@ -61,7 +61,7 @@ def threshold_order_problem(values: dict[str, Any], prefix: str = "") -> tuple[s
 class ThresholdsPatch(BaseModel):
     """A partial set of thresholds (per-server overrides, settings updates); each 0-100."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     cpu_warning: Pct | None = None
     cpu_critical: Pct | None = None
@@ -76,7 +76,7 @@ class ThresholdsPatch(BaseModel):
 class DashboardSettings(BaseModel):
     """Global settings. Times carry their unit in the name."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     #: a server is offline when not heard from for max(this, 2.5 x its interval)
     stale_threshold_minutes: int = Field(default=5, ge=1, le=10080)
