@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from factories import make_snapshot
-from fleetwatch.hub.services.servers import PALETTE
+from fleetwatch.hub.services.servers import PALETTE, fallback_color
 from fleetwatch.hub.store import tables
 from unit.hub_query.harness import (
     Hub,
@@ -69,7 +69,8 @@ def test_patch_server_changes_what_the_dashboard_shows(hub: Hub) -> None:
     assert r.status_code == 200, r.text
     s = _server(hub, sid)
     assert s["name"] == s["display_name"] == "Web <one>"
-    assert (s["group_name"], s["group_color"]) == ("production", PALETTE[0])
+    assert (s["group_name"], s["group_color"]) == ("production", fallback_color("production"))
+    assert s["group_color"] in PALETTE
     assert (s["tags"], s["interval_seconds"]) == (["eu", "web"], 30)
     assert _detail(hub, sid)["notes"] == "rack 4"
     assert s["thresholds"]["cpu_warning"] == 60 and s["thresholds"]["memory_warning"] == 85
@@ -91,7 +92,7 @@ def test_group_colour_on_patch_and_palette_on_first_use(hub: Hub) -> None:
     )
     assert r.json()["changed"]["group_color"] == "#123abc"
     groups = {g["name"]: g for g in hub.client.get("/api/dashboard/groups").json()}
-    assert groups["web"] == {"name": "web", "color": PALETTE[0], "server_count": 1}
+    assert groups["web"] == {"name": "web", "color": fallback_color("web"), "server_count": 1}
     assert groups["db"]["color"] == "#123abc"
 
 

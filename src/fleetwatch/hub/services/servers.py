@@ -19,7 +19,7 @@ from fleetwatch.hub.services.history_cache import history_cache
 from fleetwatch.hub.services.settings import Thresholds, ThresholdsPatch, threshold_order_problem
 from fleetwatch.hub.store import tables
 
-#: colours given to groups created on first use, in order of creation
+#: colours of groups nobody chose a colour for (picked by a hash of the name: stable)
 PALETTE: tuple[str, ...] = (
     "#3b82f6",
     "#22c55e",
@@ -167,12 +167,11 @@ class ServerUpdate(BaseModel):
 
 
 def ensure_group(conn: Connection, name: str, color: str | None = None) -> str:
-    """Create `name` on first use (next palette colour unless given); set `color` if given."""
+    """Create `name` on first use (its stable palette colour unless given); set `color` if given."""
     row = conn.execute(select(tables.groups.c.color).where(tables.groups.c.name == name)).first()
     if row is None:
-        if color is None:
-            count = len(conn.execute(select(tables.groups.c.name)).all())
-            color = PALETTE[count % len(PALETTE)]
+        # the colour it was already shown with (groups named at registration have no row yet)
+        color = color or fallback_color(name)
         conn.execute(insert(tables.groups).values(name=name, color=color))
         return color
     if color is not None and color != row.color:
