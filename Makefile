@@ -40,6 +40,7 @@ bench-agent: $(STAMP)
 bench-hub: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/query.py $(QUERY_BENCH_ARGS)
 
 bench: bench-agent bench-hub
 
