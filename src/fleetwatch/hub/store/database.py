@@ -97,6 +97,9 @@ class Database:
         self._thread: threading.Thread | None = None
         self.batches_committed = 0
         self.jobs_committed = 0
+        self._closed = False
+        self._reads = 0  # in flight, so close() can wait for them
+        self._reads_done = threading.Condition()
 
     def start(self) -> None:
         if self._thread is None:
@@ -104,18 +107,32 @@ class Database:
             self._thread.start()
 
     def close(self) -> None:
-        """Commit what is queued, stop the writer and close every connection."""
+        """Commit what is queued, stop the writer, wait for reads, close every connection."""
+        self._closed = True
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=30)
             self._thread = None
+        with self._reads_done:
+            # a connection returned after dispose() would never be closed
+            self._reads_done.wait_for(lambda: self._reads == 0, timeout=30)
         self.engine.dispose()
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self.engine.connect() as conn:
-                return fn(conn)
+        if self._closed:
+            raise RuntimeError("the database is closed")
 
+        def run() -> T:
+            try:
+                with self.engine.connect() as conn:
+                    return fn(conn)
+            finally:
+                with self._reads_done:
+                    self._reads -= 1
+                    self._reads_done.notify_all()
+
+        with self._reads_done:
+            self._reads += 1
         return await asyncio.to_thread(run)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
