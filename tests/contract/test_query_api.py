@@ -85,7 +85,7 @@ def test_dashboard_status_groups_and_latest_numbers(hub: Hub) -> None:
     assert web["metrics"]["net_recv_bytes_per_sec"] == 16384.0
     assert web["metrics"]["load_1"] == 0.5
     assert {d["mountpoint"] for d in web["disks"]} == {"/", "/home"}
-    assert web["thresholds"]["cpu_warning"] == 80.0
+    assert web["thresholds"]["cpu_warning"] == 85.0
     assert {g["name"] for g in body["groups"]} == {"web", "database"}
 
 

@@ -73,7 +73,7 @@ def test_patch_server_changes_what_the_dashboard_shows(hub: Hub) -> None:
     assert s["group_color"] in PALETTE
     assert (s["tags"], s["interval_seconds"]) == (["eu", "web"], 30)
     assert _detail(hub, sid)["notes"] == "rack 4"
-    assert s["thresholds"]["cpu_warning"] == 60 and s["thresholds"]["memory_warning"] == 85
+    assert s["thresholds"]["cpu_warning"] == 60 and s["thresholds"]["memory_warning"] == 80
     assert s["threshold_overrides"] == {"cpu_warning": 60.0, "cpu_critical": 70.0}
     # partial update keeps the rest; null clears
     hub.client.patch(f"/api/dashboard/server/{sid}", json={"display_name": None})
@@ -174,7 +174,7 @@ def test_groups_rename_moves_servers(hub: Hub) -> None:
 
 def test_settings_defaults_update_and_validation(hub: Hub) -> None:
     s = hub.client.get("/api/dashboard/settings").json()
-    assert s["stale_threshold_minutes"] == 5 and s["default_thresholds"]["cpu_warning"] == 80
+    assert s["stale_threshold_minutes"] == 5 and s["default_thresholds"]["cpu_warning"] == 85
     r = hub.client.patch(
         "/api/dashboard/settings",
         json={"stale_threshold_minutes": 1, "default_thresholds": {"cpu_warning": 70}},

@@ -24,18 +24,22 @@ THRESHOLD_FAMILIES: tuple[str, ...] = ("cpu", "memory", "disk", "swap")
 
 
 class Thresholds(BaseModel):
-    """Warning and critical levels in percent; warning must be below critical."""
+    """Warning and critical levels in percent; warning must be below critical.
+
+    Defaults are the seeds' (001/004): CPU 85/95, memory 80/90, disk 85/95; swap 80/95 matches
+    the alert catalogue's swap rule so the dashboard colours what the alerts fire on.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    cpu_warning: Pct = 80.0
+    cpu_warning: Pct = 85.0
     cpu_critical: Pct = 95.0
-    memory_warning: Pct = 85.0
-    memory_critical: Pct = 95.0
+    memory_warning: Pct = 80.0
+    memory_critical: Pct = 90.0
     disk_warning: Pct = 85.0
     disk_critical: Pct = 95.0
-    swap_warning: Pct = 50.0
-    swap_critical: Pct = 80.0
+    swap_warning: Pct = 80.0
+    swap_critical: Pct = 95.0
 
     @model_validator(mode="after")
     def _warning_below_critical(self) -> Thresholds:
