@@ -90,17 +90,18 @@ class AgentDaemon:
     ) -> None:
         self.config_path = config_path
         self.base_dir = config_path.parent
-        self.watcher = ConfigWatcher.open(config_path)  # ConfigError on a broken file
+        # ConfigError on a broken file or hub URL (at start: exit 2; on a reload: edit ignored)
+        self.watcher = ConfigWatcher.open(config_path, check=self._connection)
         config = self.watcher.current
         self.state = RuntimeState(config=config, config_path=config_path)
+        ident = (config["server_id"], config["api_key"])
+        self.client = HubClient(self._connection(config), *ident)
+        self.live_client = HubClient(self._connection(config), *ident)
         self.logging = AgentLogging(self.base_dir, to_stderr=to_stderr)
         self.logging.apply(config)
         self.buffer = DurableBuffer(
             resolve_path(config["buffer_file"], self.base_dir), config["buffer_max_bytes"]
         )
-        ident = (config["server_id"], config["api_key"])
-        self.client = HubClient(self._connection(config), *ident)
-        self.live_client = HubClient(self._connection(config), *ident)
         self.collector = collector_factory(config)
         self.sender = Sender(
             self.buffer, self.client, self.state, RemoteConfig(config_path), self._enrolled
@@ -241,10 +242,11 @@ class AgentDaemon:
 
     def _reload(self) -> bool:
         """Apply a changed config file; True when something changed."""
+        old = self.state.config
         new = self.watcher.poll()
         if new is None:
             return False
-        old, self.state.config = self.state.config, new
+        self.state.config = new
         self.logging.apply(new)
         if new["buffer_max_bytes"] != old["buffer_max_bytes"]:
             dropped = self.buffer.set_max_bytes(new["buffer_max_bytes"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +50,29 @@ def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
 class ConfigWatcher:
     """Tracks one config file; `current` is the configuration in force."""
 
-    def __init__(self, path: Path | None, current: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        current: dict[str, Any],
+        check: Callable[[dict[str, Any]], object] | None = None,
+    ) -> None:
         self.path = path
         self.current = current
+        self.check = check  # extra validation (raises ConfigError), e.g. the hub URL
         self._seen: Stamp = _stamp(path)
         self._complained: Stamp = None
         self.rejected_edits = 0
 
     @classmethod
-    def open(cls, path: Path | None) -> ConfigWatcher:
+    def open(
+        cls, path: Path | None, check: Callable[[dict[str, Any]], object] | None = None
+    ) -> ConfigWatcher:
         """Load the file (a broken file at start is a `ConfigError`) and start watching it."""
         stamp = _stamp(path)
-        watcher = cls(path, load_config(path))
+        config = load_config(path)
+        if check is not None:
+            check(config)
+        watcher = cls(path, config, check)
         watcher._seen = stamp
         return watcher
 
@@ -75,6 +87,8 @@ class ConfigWatcher:
             return None
         try:
             new = load_config(self.path, must_exist=True)
+            if self.check is not None:
+                self.check(new)
         except ConfigError as exc:
             self.rejected_edits += 1
             if self._complained != stamp:

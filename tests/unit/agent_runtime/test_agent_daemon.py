@@ -321,3 +321,16 @@ def test_status_listen_serves_the_daemons_snapshots(tmp_path: Path) -> None:
                     return False
 
             wait_for(served, what="the local status endpoint")
+
+
+def test_bad_hub_url_edit_is_ignored_not_fatal(tmp_path: Path) -> None:
+    with ScriptedHub() as hub:
+        cfg = enrolled_config(tmp_path, hub)
+        with running(cfg) as daemon:
+            wait_for(lambda: hub.state.snapshots, what="a snapshot")
+            write_config(cfg, **{**read(cfg), "dashboard_url": "hub-without-scheme"})
+            count = len(hub.state.snapshots)
+            wait_for(lambda: len(hub.state.snapshots) >= count + 3, what="delivery goes on")
+            assert daemon.state.config["dashboard_url"] == hub.url
+        assert "config edit ignored" in log_text(tmp_path)
+        assert "dashboard_url: must be an http" in log_text(tmp_path)
