@@ -114,3 +114,15 @@ def test_agent_reads_only_its_own_config(tmp_path: Path) -> None:
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         ack = {"config_id": None, "applied": True}
         assert client.post(f"/api/config/{b_id}", json=ack, headers=a_headers).status_code == 403
+
+
+def test_routes_are_documented() -> None:
+    from fastapi.routing import APIRoute
+
+    from fleetwatch.hub.api import agent_config
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
+    for route in agent_config.router.routes:
+        assert isinstance(route, APIRoute)
+        for method in route.methods:
+            assert f"\n## {method} {route.path}\n" in doc
