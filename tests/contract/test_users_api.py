@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from fleetwatch.hub.services import users
 from fleetwatch.hub.services.sessions import COOKIE_NAME
 from fleetwatch.hub.services.user_mail import MAILER_KEY
 from fleetwatch.hub.settings import HubSettings
+from hubtest import postgres_schema
 
 ORIGIN = {"Origin": "http://testserver"}
 pytestmark = [
@@ -33,8 +35,8 @@ class RecordingMailer:
         self.sent.append((template, to, variables))
 
 
-def _app(tmp_path: Path) -> Any:
-    app = create_app(HubSettings(data_dir=tmp_path))
+def _app(tmp_path: Path, database_url: str = "") -> Any:
+    app = create_app(HubSettings(data_dir=tmp_path, database_url=database_url))
     paths = {getattr(r, "path", "") for r in app.routes}
     if "/api/session/login" not in paths:  # until app.py mounts them
         from fleetwatch.hub.api import session
@@ -50,14 +52,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def client(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app on a SQLite file, and on a throwaway PostgreSQL schema."""
     monkeypatch.setattr(auth_dashboard, "ENFORCE", True)
-    async with running_hub(_app(tmp_path)) as c:
-        ctx_of(c).extras[MAILER_KEY] = RecordingMailer()
-        yield c
+    with ExitStack() as stack:
+        url = ""
+        if request.param == "postgres":
+            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
+        async with running_hub(_app(tmp_path, url)) as c:
+            ctx_of(c).extras[MAILER_KEY] = RecordingMailer()
+            yield c
 
 
 def _mailer(client: httpx.AsyncClient) -> RecordingMailer:

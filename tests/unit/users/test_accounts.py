@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from fleetwatch.hub.settings import HubSettings
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.migrate import upgrade
 from fleetwatch.hub.store.tables_users import users as users_table
+from hubtest import postgres_schema
 
 pytestmark = pytest.mark.anyio
 
@@ -26,16 +28,21 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-async def ctx(tmp_path: Path) -> AsyncIterator[HubContext]:
-    settings = HubSettings(data_dir=tmp_path)
-    db = Database(settings.resolved_database_url)
-    upgrade(db.engine)
-    db.start()
-    try:
-        yield HubContext(settings=settings, db=db)
-    finally:
-        db.close()
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def ctx(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[HubContext]:
+    """The account services on a real SQLite file, and on a throwaway PostgreSQL schema."""
+    with ExitStack() as stack:
+        url = ""
+        if request.param == "postgres":
+            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
+        settings = HubSettings(data_dir=tmp_path, database_url=url)
+        db = Database(settings.resolved_database_url)
+        upgrade(db.engine)
+        db.start()
+        try:
+            yield HubContext(settings=settings, db=db)
+        finally:
+            db.close()
 
 
 def test_passwords_are_argon2id_and_verify() -> None:
