@@ -74,13 +74,13 @@ def test_alert_lifecycle_on_postgresql(tmp_path: Path, postgres_url: str) -> Non
 
 def test_alert_lifecycle_from_ingest(client: SyncClient) -> None:
     server_id, headers = register(client)
-    # the built-in memory rule follows the dashboard's default thresholds (critical 95 %)
+    # the built-in memory rule follows the dashboard's default thresholds (critical 90 %)
     r = client.post("/api/metrics", json=snap(1, memory_percent=97.5), headers=headers)
     assert r.status_code in (200, 201, 202), r.text
     alerts = wait_for(lambda: [a for a in active(client) if a["metric"] == "memory_percent"])
     alert = alerts[0]
     assert alert["level"] == "CRITICAL" and alert["component"] == "memory"
-    assert alert["value"] == 97.5 and alert["threshold"] == 95.0
+    assert alert["value"] == 97.5 and alert["threshold"] == 90.0
     assert alert["message"] == "Critical memory usage: 97.5% (threshold: 95.0%)"
     assert alert["server_id"] == server_id and alert["state"] == "firing" and alert["timestamp"]
 

@@ -44,9 +44,9 @@ def test_online_status_uses_threshold_and_interval() -> None:
 def test_settings_merge_is_partial_and_validated() -> None:
     merged = merge_update(DEFAULTS, {"default_thresholds": {"swap_warning": 10}})
     assert merged.default_thresholds.swap_warning == 10
-    assert merged.default_thresholds.swap_critical == 80
+    assert merged.default_thresholds.swap_critical == 95
     with pytest.raises(ValidationError):
-        merge_update(DEFAULTS, {"default_thresholds": {"swap_warning": 90}})
+        merge_update(DEFAULTS, {"default_thresholds": {"swap_warning": 96}})
     with pytest.raises(ValidationError):
         merge_update(DEFAULTS, {"unknown_key": 1})
 
