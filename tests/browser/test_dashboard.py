@@ -1,97 +1,18 @@
 """The dashboard in headless Chromium (Debian's, via Playwright) against a real hub process
-filled by `fleetwatch demo`. Every page is screenshotted into artifacts/screenshots/."""
+filled by `fleetwatch demo` (fixtures in conftest.py). Every page is screenshotted into
+artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from browsing import VIEWER_PASSWORD, echart_points, login, shot
 
-from hubtest import RunningHub, start_hub
+from hubtest import RunningHub
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-FLEETWATCH = [sys.executable, "-m", "fleetwatch.cli.main"]
-VIEWER_PASSWORD = "viewer-password-1"
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHub, str]]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium (apt-get install -y chromium)")
-    hub = start_hub(tmp_path_factory.mktemp("hub"), None, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0")
-    try:
-        found = re.search(r"with password (\S+)", hub.log())
-        assert found, hub.log()
-        demo = subprocess.run(
-            [*FLEETWATCH, "demo", "--url", hub.base_url, "--count", "8", "--rounds", "3",
-             "--live", "--live-ticks", "10", "--history-hours", "6"],
-            capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
-        assert demo.returncode == 0, demo.stderr
-        add = subprocess.run(
-            [*FLEETWATCH, "user", "add", "vera", "--role", "viewer", "--password-stdin",
-             "--data-dir", str(hub.data_dir)],
-            input=VIEWER_PASSWORD + "\n", capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert add.returncode == 0, add.stderr
-        yield hub, found.group(1)
-    finally:
-        hub.stop()
-
-
-@pytest.fixture
-def page(hub: tuple[RunningHub, str]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.fleet_errors = []  # console errors and requests leaving loopback
-        page.on("console", lambda m: m.type == "error" and page.fleet_errors.append(m.text))
-        page.on("pageerror", lambda e: page.fleet_errors.append(str(e)))
-        page.on("request", lambda r: r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-                or page.fleet_errors.append("external request " + r.url))  # fmt: skip
-        try:
-            yield page
-        finally:
-            browser.close()
-
-
-def login(page: Any, base: str, name: str, password: str) -> None:
-    page.goto(base + "/")
-    page.wait_for_url("**/login**")
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_selector(".fw-server-card", timeout=20000)
-
-
-def shot(page: Any, name: str) -> None:
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def echart_points(page: Any, selector: str) -> list[int]:
-    """Number of points in each series of the ECharts instances matched by `selector`."""
-    return page.evaluate(
-        """(sel) => Array.from(document.querySelectorAll(sel)).map((el) => {
-            const chart = getElement(el.id.replace(/^c/, "")).chart;
-            return chart.getOption().series.reduce((n, s) => n + (s.data || []).length, 0);
-        })""",
-        selector,
-    )
 
 
 def test_admin_walkthrough(hub: tuple[RunningHub, str], page: Any) -> None:

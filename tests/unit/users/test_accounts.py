@@ -124,3 +124,30 @@ async def test_preferences_are_remembered(ctx: HubContext) -> None:
     await users.set_preference(ctx, "kim", "view", "list")
     await users.set_preference(ctx, "kim", "dark", False)
     assert await users.get_preferences(ctx, "kim") == {"view": "list", "dark": False}
+
+
+def test_account_mails_render_name_and_reset_link() -> None:
+    from fleetwatch.hub.mail.templates import TemplateStore
+    from fleetwatch.hub.services.user_mail import template_variables
+
+    store = TemplateStore()
+    link = "http://127.0.0.1:8000/login?reset=1&token=abc123"
+    reset = store.render(
+        "password_reset",
+        template_variables(
+            "password_reset", {"user_name": "frank", "reset_url": link, "expires_minutes": 60}
+        ),
+    )
+    assert link in reset.text and "frank" in reset.text
+    locked = store.render(
+        "account_locked",
+        template_variables(
+            "account_locked",
+            {"user_name": "carol", "ip_address": "10.0.0.9", "failed_logins": 5,
+             "locked_minutes": 15},
+        ),
+    )  # fmt: skip
+    assert locked.subject == "fleetwatch account carol locked"
+    assert "15 minutes" in locked.text and "10.0.0.9" in locked.text
+    welcome = store.render("welcome", template_variables("welcome", {"user_name": "dana"}))
+    assert "dana" in welcome.subject

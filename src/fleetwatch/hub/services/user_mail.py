@@ -29,6 +29,29 @@ def find_mailer(ctx: HubContext) -> UserMailer | None:
     return mailer
 
 
+def template_variables(template: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The account values plus what the mail templates show: `username`, `display_name` and
+    a `message` line (for a reset, the link itself; the templates have no `reset_url`)."""
+    name = str(variables.get("user_name") or "")
+    if template == "password_reset":
+        message = (
+            f"Choose a new password here (the link works once, for"
+            f" {variables.get('expires_minutes')} minutes): {variables.get('reset_url')}"
+        )
+    elif template == "account_locked":
+        message = (
+            f"It stays locked for {variables.get('locked_minutes')} minutes after"
+            f" {variables.get('failed_logins')} failed sign-ins"
+            f" (last from {variables.get('ip_address') or 'an unknown address'});"
+            " an admin can unlock it sooner."
+        )
+    elif template == "welcome":
+        message = f"Your role: {variables.get('role')}."
+    else:
+        message = ""
+    return {"username": name, "display_name": name, "message": message, **variables}
+
+
 async def send_user_mail(
     ctx: HubContext, template: str, to: str | None, variables: dict[str, Any]
 ) -> bool:
@@ -41,7 +64,7 @@ async def send_user_mail(
         log.info("no mailer configured; %s mail to %s not sent", template, to)
         return False
     try:
-        await mailer.send_template(template, [to], variables)
+        await mailer.send_template(template, [to], template_variables(template, variables))
     except Exception:  # SMTP trouble must not break logins or account changes
         log.exception("sending %s mail to %s failed", template, to)
         return False

@@ -21,10 +21,19 @@ def mount_dashboard(app: FastAPI) -> None:
     from nicegui import app as nicegui_app
     from nicegui import ui
 
-    from fleetwatch.hub.ui import access, admin, alerts, login, overview, server, settings
+    from fleetwatch.hub.ui import (
+        access,
+        admin,
+        alerts,
+        login,
+        overview,
+        rules,
+        server,
+        settings,
+    )
 
     access.bind(nicegui_app, app)
-    for module in (login, overview, server, admin, settings, alerts):
+    for module in (login, overview, server, admin, settings, alerts, rules):
         module.register()
     ui.run_with(
         app,

@@ -7,19 +7,23 @@ element instead (every value escaped), which keeps the page light and fast to up
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
 from fleetwatch.hub.ui.units import (
     CPU_COLOR,
+    DISK_COLOR,
     MEMORY_COLOR,
     OK,
     UNKNOWN,
+    family_color,
     fmt_bytes,
     fmt_duration,
     fmt_percent,
-    level_color,
 )
+
+Limits = Mapping[str, float] | None
 
 
 def status_dot(status: str) -> str:
@@ -28,21 +32,25 @@ def status_dot(status: str) -> str:
 
 
 def gauge(percent: float | None, label: str, color: str, sub: str = "", size: int = 76) -> str:
-    """A ring gauge (SVG) with the value in the middle; red/amber past the thresholds."""
+    """A ring gauge (SVG) with the value in the middle, drawn in `color` (callers pass the
+    threshold colour). No data: an empty ring and "–" (no round cap drawn as a dot)."""
     r = size / 2 - 6
     circumference = 2 * math.pi * r
     value = 0.0 if percent is None else max(0.0, min(100.0, percent))
-    stroke = color if percent is None or percent < 80 else level_color(percent)
-    dash = circumference * value / 100
     c = size / 2
+    arc = ""
+    if value > 0:
+        dash = max(circumference * value / 100, 0.5)
+        arc = (
+            f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="{color}" stroke-width="6" '
+            f'stroke-linecap="{"round" if value >= 3 else "butt"}" '
+            f'stroke-dasharray="{dash:.1f} {circumference:.1f}" transform="rotate(-90 {c} {c})"/>'
+        )
     return (
         f'<div style="text-align:center;width:{size + 30}px">'
         f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
         f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="var(--fw-border)" '
-        'stroke-width="6"/>'
-        f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="{stroke}" stroke-width="6" '
-        f'stroke-linecap="round" stroke-dasharray="{dash:.1f} {circumference:.1f}" '
-        f'transform="rotate(-90 {c} {c})"/>'
+        f'stroke-width="6"/>{arc}'
         f'<text x="50%" y="54%" text-anchor="middle" font-size="15" font-weight="700" '
         f'fill="currentColor">{fmt_percent(percent)}</text></svg>'
         f'<div style="font-size:12px">{escape(label)}</div>'
@@ -50,16 +58,12 @@ def gauge(percent: float | None, label: str, color: str, sub: str = "", size: in
     )
 
 
-def _cpu_color(cpu: float | None) -> str:
-    return level_color(cpu) if cpu is not None and cpu >= 80 else CPU_COLOR
-
-
 def bar(percent: float | None, color: str) -> str:
     width = 0.0 if percent is None else max(0.0, min(100.0, percent))
     return f'<div class="fw-bar"><div style="width:{width:.1f}%;background:{color}"></div></div>'
 
 
-def _disk_rows(disks: list[dict[str, Any]], limit: int = 3) -> str:
+def _disk_rows(disks: list[dict[str, Any]], thresholds: Limits, limit: int = 3) -> str:
     out = []
     for d in disks[:limit]:
         pct = d.get("percent")
@@ -68,13 +72,16 @@ def _disk_rows(disks: list[dict[str, Any]], limit: int = 3) -> str:
             f'<div style="display:flex;justify-content:space-between">'
             f"<span>{escape(str(d.get('mountpoint') or '?'))}</span>"
             f'<span class="fw-muted">{fmt_bytes(d.get("free"))} free</span></div>'
-            f"{bar(pct, level_color(pct, 85, 95) if pct and pct >= 85 else '#8b5cf6')}</div>"
+            f"{bar(pct, family_color(pct, 'disk', thresholds, DISK_COLOR))}</div>"
         )
     return "".join(out)
 
 
 def server_card(s: dict[str, Any]) -> str:
     m = s.get("metrics") or {}
+    limits = s.get("thresholds")
+    cpu, mem = m.get("cpu_percent"), m.get("memory_percent")
+    os_info = str(s.get("os_info") or "")
     mem_sub = ""
     if m.get("memory_used") is not None and m.get("memory_total"):
         mem_sub = f"{fmt_bytes(m['memory_used'])} / {fmt_bytes(m['memory_total'])}"
@@ -91,13 +98,14 @@ def server_card(s: dict[str, Any]) -> str:
         f'<div style="font-size:11px">{status_dot(s["status"])} {escape(s["status"].title())} '
         f"{alert_html}</div></div>"
         '<div style="display:flex;justify-content:space-around;margin-top:8px">'
-        f"{gauge(m.get('cpu_percent'), 'CPU', CPU_COLOR)}"
-        f"{gauge(m.get('memory_percent'), 'Memory', MEMORY_COLOR, mem_sub)}</div>"
-        f"{_disk_rows(s.get('disks') or [])}"
-        '<div class="fw-muted" style="display:flex;justify-content:space-between;'
+        f"{gauge(cpu, 'CPU', family_color(cpu, 'cpu', limits, CPU_COLOR))}"
+        f"{gauge(mem, 'Memory', family_color(mem, 'memory', limits, MEMORY_COLOR), mem_sub)}"
+        f"</div>{_disk_rows(s.get('disks') or [], limits)}"
+        '<div class="fw-muted" style="display:flex;justify-content:space-between;gap:8px;'
         'font-size:11px;margin-top:8px;border-top:1px solid var(--fw-border);padding-top:6px">'
-        f"<span>up {fmt_duration(m.get('uptime_seconds'))}</span>"
-        f"<span>{escape((s.get('os_info') or '')[:24])}</span></div></a>"
+        f'<span style="white-space:nowrap">up {fmt_duration(m.get("uptime_seconds"))}</span>'
+        f'<span title="{escape(os_info)}" style="white-space:nowrap;overflow:hidden;'
+        f'text-overflow:ellipsis;min-width:0">{escape(os_info)}</span></div></a>'
     )
 
 
@@ -107,6 +115,7 @@ def group_box(name: str, color: str, servers: list[dict[str, Any]]) -> str:
     rows = []
     for s in servers:
         cpu = (s.get("metrics") or {}).get("cpu_percent")
+        cpu_color = family_color(cpu, "cpu", s.get("thresholds"), CPU_COLOR)
         rows.append(
             f'<a href="/server/{escape(s["id"])}" data-server="{escape(s["name"])}" '
             'style="display:flex;align-items:center;gap:8px;padding:6px 8px;margin-top:6px;'
@@ -119,7 +128,7 @@ def group_box(name: str, color: str, servers: list[dict[str, Any]]) -> str:
             "</div></div>"
             f'<span class="fw-num" style="font-size:11px;width:34px;text-align:right">'
             f"{fmt_percent(cpu)}</span>"
-            f'<div style="width:50px">{bar(cpu, _cpu_color(cpu))}'
+            f'<div style="width:50px">{bar(cpu, cpu_color)}'
             "</div></a>"
         )
     c = escape(color)

@@ -30,6 +30,8 @@ STYLE = """
   .fw-bar { height: 6px; border-radius: 3px; background: var(--fw-border); overflow: hidden; }
   .fw-bar > div { height: 100%; border-radius: 3px; }
   .fw-num { font-variant-numeric: tabular-nums; }
+  .q-table__card { background: var(--fw-card) !important; color: inherit; }
+  .fw-card .q-table__card { background: transparent !important; }
   ::-webkit-scrollbar { width: 8px; height: 8px; }
   ::-webkit-scrollbar-thumb { background: var(--fw-border); border-radius: 4px; }
 </style>
@@ -38,6 +40,7 @@ STYLE = """
 NAV: tuple[tuple[str, str, str, str], ...] = (
     ("Overview", "/", "dashboard", "viewer"),
     ("Alerts", "/alerts", "notifications_active", "viewer"),
+    ("Alert rules", "/rules", "rule", "viewer"),
     ("Settings", "/settings", "settings", "admin"),
     ("Users", "/users", "group", "admin"),
     ("Audit log", "/audit", "history", "admin"),

@@ -7,6 +7,7 @@ sends); charts are updated in place (`chart.options[...]` then `update()`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nicegui import ui
@@ -22,6 +23,7 @@ from fleetwatch.hub.ui.units import (
     fmt_percent,
     fmt_rate,
     level_color,
+    limits,
 )
 
 WINDOWS = {1: "1 min", 2: "2 min", 5: "5 min", 10: "10 min", 15: "15 min", 30: "30 min"}
@@ -70,8 +72,11 @@ def _range_bar(stats: dict[str, Any], unit: str) -> str:
     )
 
 
-async def monitor(ctx: HubContext, server_id: str) -> None:
-    """Build the tab; it polls the store while the page is open and not paused."""
+async def monitor(
+    ctx: HubContext, server_id: str, thresholds: Mapping[str, float] | None = None
+) -> None:
+    """Build the tab; it polls the store while the page is open and not paused. Stat cards
+    are coloured by the server's effective `thresholds` (cpu/memory/swap warning, critical)."""
     state: dict[str, Any] = {"window": 5, "bench": 15, "paused": False}
     with ui.row().classes("w-full items-center gap-3"):
         ui.toggle(WINDOWS, value=5, on_change=lambda e: _set("window", e.value)).props(
@@ -159,22 +164,17 @@ async def monitor(ctx: HubContext, server_id: str) -> None:
             + f"{bench.get('samples', 0)} samples</div>"
         )
 
+    def _level(latest: dict[str, Any], family: str) -> str:
+        return level_color(latest.get(f"{family}_percent"), *limits(family, thresholds))
+
     def _stat_cards(latest: dict[str, Any]) -> None:
         cards_row.clear()
         net = latest.get("network_rate") or {}
         dio = latest.get("disk_io_rate") or {}
         values = (
-            ("CPU", fmt_percent(latest.get("cpu_percent")), level_color(latest.get("cpu_percent"))),
-            (
-                "Memory",
-                fmt_percent(latest.get("memory_percent")),
-                level_color(latest.get("memory_percent"), 85, 95),
-            ),
-            (
-                "Swap",
-                fmt_percent(latest.get("swap_percent")),
-                level_color(latest.get("swap_percent"), 50, 80),
-            ),
+            ("CPU", fmt_percent(latest.get("cpu_percent")), _level(latest, "cpu")),
+            ("Memory", fmt_percent(latest.get("memory_percent")), _level(latest, "memory")),
+            ("Swap", fmt_percent(latest.get("swap_percent")), _level(latest, "swap")),
             ("Net ↑", fmt_rate(net.get("bytes_sent_per_sec")), NET_COLORS[0]),
             ("Net ↓", fmt_rate(net.get("bytes_recv_per_sec")), NET_COLORS[1]),
             (

@@ -1,5 +1,6 @@
-"""Server detail: gauges, disks, history charts (6 h – 90 d), processes, services, GPUs,
-containers, alerts, edit and delete; the performance monitor is a tab (`live.py`)."""
+"""Server detail: a skeleton first, then the Overview tab (`server_overview.py`: gauges, disks
+with forecasts, services, GPUs, containers, alerts), history charts (6 h – 90 d), processes,
+edit and delete; the performance monitor is a tab (`live.py`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from fleetwatch.hub.services import dashboard
-from fleetwatch.hub.ui import cards, charts, live, server_manage
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services import alerts, dashboard
+from fleetwatch.hub.services.users import Principal
+from fleetwatch.hub.ui import cards, charts, live, server_manage, server_overview
 from fleetwatch.hub.ui.access import hub_ctx, page_principal, to_login
 from fleetwatch.hub.ui.frame import frame
 from fleetwatch.hub.ui.units import (
@@ -19,10 +22,6 @@ from fleetwatch.hub.ui.units import (
     MEMORY_COLOR,
     NET_COLORS,
     SWAP_COLOR,
-    fmt_ago,
-    fmt_bytes,
-    fmt_duration,
-    level_color,
 )
 
 RANGES = {
@@ -44,7 +43,6 @@ PROCESS_COLUMNS: list[dict[str, Any]] = [
     {"name": "status", "label": "Status", "field": "status", "sortable": True, "align": "left"},
     {"name": "user", "label": "User", "field": "username", "sortable": True, "align": "left"},
 ]
-SERVICE_COLORS = {"running": "#22c55e", "stopped": "#64748b", "error": "#ef4444"}
 
 
 def _points(history: dict[str, Any], metric: str) -> list[list[float | None]]:
@@ -103,144 +101,6 @@ def history_charts(history: dict[str, Any]) -> None:
                 ).mark("history-chart")
 
 
-def _disks(disks: list[dict[str, Any]]) -> None:
-    with ui.card().classes("fw-card p-3 w-full"):
-        ui.label("Disks").classes("font-semibold")
-        for d in disks:
-            pct = d.get("percent")
-            with ui.column().classes("w-full gap-1 mt-2"):
-                with ui.row().classes("w-full justify-between text-sm"):
-                    ui.label(f"{d.get('mountpoint')}  ({d.get('fstype') or '?'})")
-                    ui.label(
-                        f"{fmt_bytes(d.get('used'))} / {fmt_bytes(d.get('total'))}"
-                        f" · {fmt_bytes(d.get('free'))} free"
-                    ).classes("fw-muted")
-                ui.html(cards.bar(pct, level_color(pct, 85, 95))).classes("w-full")
-        if not disks:
-            ui.label("No disk data yet.").classes("fw-muted")
-
-
-def _simple_table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> None:
-    with ui.card().classes("fw-card p-3 w-full"):
-        ui.label(title).classes("font-semibold")
-        if not rows:
-            ui.label("None reported.").classes("fw-muted text-sm")
-            return
-        ui.table(
-            columns=[
-                {"name": k, "label": label, "field": k, "align": "left", "sortable": True}
-                for k, label in columns
-            ],
-            rows=rows,
-            row_key=columns[0][0],
-        ).classes("w-full").props("dense flat")
-
-
-def _services(services: list[dict[str, Any]]) -> None:
-    with ui.card().classes("fw-card p-3 w-full"):
-        ui.label("Services").classes("font-semibold")
-        if not services:
-            ui.label("None reported.").classes("fw-muted text-sm")
-        with ui.grid().classes("w-full gap-2 grid-cols-1 md:grid-cols-2 xl:grid-cols-3"):
-            for s in services:
-                color = SERVICE_COLORS.get(str(s.get("status")), "#f59e0b")
-                with ui.row().classes("items-center gap-2 no-wrap"):
-                    ui.html(f'<span class="fw-dot" style="background:{color}"></span>')
-                    ui.label(s.get("display_name") or s.get("service_name") or "?").classes(
-                        "text-sm"
-                    )
-                    ui.label(str(s.get("status"))).classes("text-xs fw-muted")
-
-
-def _overview_tab(detail: dict[str, Any]) -> None:
-    latest = detail.get("latest") or {}
-    m = detail.get("summary", {}).get("metrics") or {}
-    with ui.row().classes("w-full gap-3 items-stretch"):
-        with ui.card().classes("fw-card p-3"):
-            ui.html(
-                '<div style="display:flex;gap:8px">'
-                + cards.gauge(m.get("cpu_percent"), "CPU", CPU_COLOR, size=96)
-                + cards.gauge(
-                    m.get("memory_percent"),
-                    "Memory",
-                    MEMORY_COLOR,
-                    f"{fmt_bytes(m.get('memory_used'))} / {fmt_bytes(m.get('memory_total'))}",
-                    size=96,
-                )
-                + cards.gauge(m.get("swap_percent"), "Swap", SWAP_COLOR, size=96)
-                + cards.gauge(m.get("disk_percent_max"), "Fullest disk", DISK_COLOR, size=96)
-                + "</div>"
-            ).mark("gauges")
-        with ui.card().classes("fw-card p-3 flex-1 min-w-64"):
-            s = detail["server"]
-            for label, value in (
-                ("Host", s.get("hostname")),
-                ("IP", s.get("ip_address")),
-                ("OS", s.get("os_info")),
-                ("Group", s.get("group_name") or "–"),
-                ("Uptime", fmt_duration(m.get("uptime_seconds"))),
-                (
-                    "Load",
-                    " / ".join(f"{m.get(k) or 0:.2f}" for k in ("load_1", "load_5", "load_15")),
-                ),
-                ("Last seen", fmt_ago(s.get("last_seen"))),
-                ("Agent", s.get("agent_version") or "–"),
-            ):
-                with ui.row().classes("w-full justify-between text-sm"):
-                    ui.label(label).classes("fw-muted")
-                    ui.label(str(value or "–"))
-    _disks(latest.get("disks") or [])
-    _services(latest.get("services") or [])
-    watched = latest.get("watched_processes") or {}
-    rows = (
-        [
-            {
-                "name": name,
-                "instances": len(v.get("instances") or []) if isinstance(v, dict) else 0,
-                "alive": "yes" if isinstance(v, dict) and v.get("alive") else "no",
-            }
-            for name, v in watched.items()
-        ]
-        if isinstance(watched, dict)
-        else []
-    )
-    _simple_table(
-        "Watched processes",
-        [("name", "Name"), ("instances", "Instances"), ("alive", "Alive")],
-        rows,
-    )
-    gpus = [
-        {**g, "memory": fmt_bytes(g.get("memory_used_bytes"))} for g in latest.get("gpus") or []
-    ]
-    _simple_table(
-        "GPUs",
-        [
-            ("index", "#"),
-            ("name", "Name"),
-            ("utilization_percent", "Util %"),
-            ("memory", "Memory used"),
-            ("temperature_celsius", "°C"),
-        ],
-        gpus,
-    )
-    containers = latest.get("containers") or []
-    _simple_table(
-        "Containers",
-        [
-            ("name", "Name"),
-            ("image", "Image"),
-            ("state", "State"),
-            ("cpu_percent", "CPU %"),
-            ("memory_percent", "Memory %"),
-        ],
-        containers,
-    )
-    alerts = detail.get("alerts") or []
-    _simple_table(
-        "Alerts", [("severity", "Severity"), ("message", "Message"), ("status", "Status")], alerts
-    )
-
-
 def _processes_tab(detail: dict[str, Any]) -> None:
     procs = (detail.get("latest") or {}).get("processes") or []
     search = (
@@ -260,6 +120,59 @@ def _processes_tab(detail: dict[str, Any]) -> None:
     table.bind_filter_from(search, "value")
 
 
+def _skeleton() -> None:
+    """What the page shows while the server's data loads (the frame is already there)."""
+    with ui.column().classes("w-full gap-3").mark("server-skeleton"):
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.skeleton("QAvatar").classes("w-10 h-10")
+            ui.skeleton().classes("w-48 h-8")
+        ui.skeleton().classes("w-full h-10")
+        with ui.row().classes("w-full gap-3 no-wrap"):
+            ui.skeleton().classes("w-1/2 h-40 rounded-xl")
+            ui.skeleton().classes("w-1/2 h-40 rounded-xl")
+        ui.skeleton().classes("w-full h-32 rounded-xl")
+
+
+async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab: str) -> None:
+    detail = await dashboard.server_detail(ctx, server_id, float(hours))
+    if detail is None:
+        ui.label(f"No server with id {server_id!r}.").classes("text-lg")
+        ui.link("Back to the overview", "/")
+        return
+    forecasts = await alerts.disk_forecasts(ctx, server_id)
+    s = detail["server"]
+    with ui.row().classes("w-full items-center gap-3"):
+        ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round")
+        ui.html(cards.status_dot(s["status"]))
+        with ui.column().classes("gap-0"):
+            ui.label(s["name"]).classes("text-xl font-bold").mark("server-name")
+            ui.label(f"{s.get('ip_address') or ''} · {s['status']}").classes("text-xs fw-muted")
+        ui.space()
+        server_manage.buttons(ctx, who, detail)
+    with ui.tabs().classes("w-full") as tabs:
+        t_over = ui.tab("Overview")
+        t_charts = ui.tab("Charts")
+        t_procs = ui.tab("Processes")
+        t_live = ui.tab("Performance monitor").mark("tab-live")
+    chosen = {"Charts": t_charts, "Processes": t_procs}.get(tab, t_over)
+    with ui.tab_panels(tabs, value=chosen).classes("w-full bg-transparent"):
+        with ui.tab_panel(t_over).classes("gap-3"):
+            server_overview.overview_tab(detail, forecasts)
+        with ui.tab_panel(t_charts).classes("gap-3"):
+            ui.toggle(
+                RANGES,
+                value=hours,
+                on_change=lambda e: ui.navigate.to(
+                    f"/server/{server_id}?hours={e.value}&tab=Charts"
+                ),
+            ).props("dense no-caps")
+            history_charts(detail.get("history") or {})
+        with ui.tab_panel(t_procs):
+            _processes_tab(detail)
+        with ui.tab_panel(t_live):
+            await live.monitor(ctx, server_id, s.get("thresholds"))
+
+
 def register() -> None:
     @ui.page("/server/{server_id}")
     async def server_page(
@@ -271,45 +184,14 @@ def register() -> None:
         ctx = hub_ctx()
         await frame(who, "Server")
         hours = hours if hours in RANGES else 24
-        detail = await dashboard.server_detail(ctx, server_id, float(hours))
-        with ui.column().classes("w-full max-w-screen-2xl mx-auto p-4 gap-3"):
-            if detail is None:
-                ui.label(f"No server with id {server_id!r}.").classes("text-lg")
-                ui.link("Back to the overview", "/")
-                return None
-            s = detail["server"]
-            with ui.row().classes("w-full items-center gap-3"):
-                ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props(
-                    "flat round"
-                )
-                ui.html(cards.status_dot(s["status"]))
-                with ui.column().classes("gap-0"):
-                    ui.label(s["name"]).classes("text-xl font-bold").mark("server-name")
-                    ui.label(f"{s.get('ip_address') or ''} · {s['status']}").classes(
-                        "text-xs fw-muted"
-                    )
-                ui.space()
-                server_manage.buttons(ctx, who, detail)
-            with ui.tabs().classes("w-full") as tabs:
-                t_over = ui.tab("Overview")
-                t_charts = ui.tab("Charts")
-                t_procs = ui.tab("Processes")
-                t_live = ui.tab("Performance monitor").mark("tab-live")
-            chosen = {"Charts": t_charts, "Processes": t_procs}.get(tab, t_over)
-            with ui.tab_panels(tabs, value=chosen).classes("w-full bg-transparent"):
-                with ui.tab_panel(t_over).classes("gap-3"):
-                    _overview_tab(detail)
-                with ui.tab_panel(t_charts).classes("gap-3"):
-                    ui.toggle(
-                        RANGES,
-                        value=hours,
-                        on_change=lambda e: ui.navigate.to(
-                            f"/server/{server_id}?hours={e.value}&tab=Charts"
-                        ),
-                    ).props("dense no-caps")
-                    history_charts(detail.get("history") or {})
-                with ui.tab_panel(t_procs):
-                    _processes_tab(detail)
-                with ui.tab_panel(t_live):
-                    await live.monitor(ctx, server_id)
+        body = ui.column().classes("w-full max-w-screen-2xl mx-auto p-4 gap-3")
+        with body:
+            _skeleton()
+
+        async def load() -> None:
+            with body:
+                body.clear()
+                await _fill(ctx, who, server_id, hours, tab)
+
+        ui.timer(0.01, load, once=True)
         return None

@@ -20,6 +20,8 @@ THRESHOLD_FIELDS = (
     "memory_critical",
     "disk_warning",
     "disk_critical",
+    "swap_warning",
+    "swap_critical",
 )
 
 

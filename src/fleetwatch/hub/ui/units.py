@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+
+from fleetwatch.hub.services.settings import Thresholds
 
 #: one meaning per colour everywhere: ok / warning / critical / unknown
 OK = "#22c55e"
@@ -16,7 +19,11 @@ DISK_COLOR = "#8b5cf6"
 NET_COLORS = ("#06b6d4", "#f97316")
 
 
-def level_color(percent: float | None, warning: float = 80.0, critical: float = 95.0) -> str:
+#: the hub's built-in default thresholds; pages pass the effective (per-server) ones
+DEFAULT_THRESHOLDS: dict[str, float] = Thresholds().model_dump()
+
+
+def level_color(percent: float | None, warning: float, critical: float) -> str:
     if percent is None:
         return UNKNOWN
     if percent >= critical:
@@ -24,6 +31,23 @@ def level_color(percent: float | None, warning: float = 80.0, critical: float = 
     if percent >= warning:
         return WARNING
     return OK
+
+
+def limits(family: str, thresholds: Mapping[str, float] | None) -> tuple[float, float]:
+    """(warning, critical) percent of a family (cpu, memory, disk, swap): the server's
+    effective thresholds (its overrides over the settings' defaults), else the defaults."""
+    merged = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    return merged[f"{family}_warning"], merged[f"{family}_critical"]
+
+
+def family_color(
+    percent: float | None, family: str, thresholds: Mapping[str, float] | None, base: str
+) -> str:
+    """`base` below the warning threshold; amber / red past warning / critical."""
+    warning, critical = limits(family, thresholds)
+    if percent is None or percent < warning:
+        return base
+    return level_color(percent, warning, critical)
 
 
 def fmt_bytes(value: float | None) -> str:
