@@ -208,6 +208,9 @@ class Service(Wire):
     status: Name  # running | stopped | error | unknown (+ raw states kept as given)
     start_type: Name | None = None
     pid: NonNegInt | None = None
+    #: True when the agent found it by auto-discovery rather than `monitored_services`;
+    #: discovered services are shown but do not raise "service stopped" alerts by default.
+    discovered: bool = False
 
 
 # --- A4 / A5: GPUs and containers -------------------------------------------------------

@@ -80,6 +80,7 @@ def test_systemd_discovery(tmp_path: Path) -> None:
         "status": "running",
         "start_type": "enabled",
         "pid": 612,
+        "discovered": True,
     }
     assert by_name["nginx"]["status"] == "error"
     assert by_name["ssh"]["status"] == "stopped"
@@ -97,6 +98,7 @@ def test_systemd_configured_list_with_unknown_service(tmp_path: Path) -> None:
         ("ssh.service", "stopped"),
     ]
     assert all(call[1] != "list-units" for call in runner.calls)  # no discovery needed
+    assert not any(r.get("discovered") for r in rows)
 
 
 def test_sysv_when_there_is_no_systemd(tmp_path: Path) -> None:
@@ -240,6 +242,7 @@ def test_windows_services_discovered_and_configured(tmp_path: Path) -> None:
         "status": "running",
         "start_type": "automatic",
         "pid": 4567,
+        "discovered": True,
     }
     assert rows[2]["status"] == "start_pending" and rows[2]["pid"] is None
     collector.configure(["Spooler", "MSSQLSERVER"], True)

@@ -51,7 +51,20 @@ class ServiceSources:
 def query_services(
     names: list[str], sources: ServiceSources
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One query: (rows, source status). Raises `OSError` when the chosen source fails."""
+    """One query: (rows, source status). Raises `OSError` when the chosen source fails.
+
+    Rows found by auto-discovery (no configured names) carry `discovered: true`.
+    """
+    rows, status = _query_source(names, sources)
+    if not names:
+        for row in rows:
+            row["discovered"] = True
+    return rows, status
+
+
+def _query_source(
+    names: list[str], sources: ServiceSources
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     if sources.platform == "win32":
         if sources.psutil is None or not hasattr(sources.psutil, "win_service_iter"):
             return [], {"source": "none", "detail": "psutil has no Windows service support"}

@@ -77,7 +77,9 @@ def _process_down(s: Snapshot) -> Reading:
 def _service_stopped(s: Snapshot) -> Reading:
     out: Reading = []
     for svc in s.services:
-        if (svc.start_type or "").lower() in MANUAL_START:
+        # quiet by default: only services someone asked to monitor, and never ones that
+        # are not meant to run
+        if svc.discovered or (svc.start_type or "").lower() in MANUAL_START:
             continue
         out.append((svc.service_name, 1.0 if svc.status.lower() in STOPPED_STATES else 0.0))
     return out
