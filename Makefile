@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench-agent bench-hub bench venv clean
+.PHONY: run test lint bench-agent bench-hub bench-ui bench venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,14 @@ bench-hub: $(STAMP)
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/query.py $(QUERY_BENCH_ARGS)
 
-bench: bench-agent bench-hub
+## make bench-ui: the dashboard with 1,000 servers in Debian chromium: first render, bytes,
+## RSS per open dashboard, hub CPU with 10 dashboards (UI_BENCH_ARGS="--servers 200 --seconds 5
+## --dashboards 3" for a smoke run)
+bench-ui: $(STAMP)
+	test -x /usr/bin/chromium || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium))
+	$(BIN)/python bench/ui_load.py $(UI_BENCH_ARGS)
+
+bench: bench-agent bench-hub bench-ui
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

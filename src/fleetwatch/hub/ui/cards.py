@@ -33,7 +33,8 @@ def status_dot(status: str) -> str:
 
 def gauge(percent: float | None, label: str, color: str, sub: str = "", size: int = 76) -> str:
     """A ring gauge (SVG) with the value in the middle, drawn in `color` (callers pass the
-    threshold colour). No data: an empty ring and "–" (no round cap drawn as a dot)."""
+    threshold colour). No data: an empty ring and "–" (no round cap drawn as a dot).
+    Compact markup (classes from the frame's style): the overview sends 150 of them."""
     r = size / 2 - 6
     circumference = 2 * math.pi * r
     value = 0.0 if percent is None else max(0.0, min(100.0, percent))
@@ -41,20 +42,19 @@ def gauge(percent: float | None, label: str, color: str, sub: str = "", size: in
     arc = ""
     if value > 0:
         dash = max(circumference * value / 100, 0.5)
+        cap = ' stroke-linecap="round"' if value >= 3 else ""
         arc = (
-            f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="{color}" stroke-width="6" '
-            f'stroke-linecap="{"round" if value >= 3 else "butt"}" '
-            f'stroke-dasharray="{dash:.1f} {circumference:.1f}" transform="rotate(-90 {c} {c})"/>'
+            f'<circle class="fw-ring" cx="{c:g}" cy="{c:g}" r="{r:g}" stroke="{color}"{cap} '
+            f'stroke-dasharray="{dash:.1f} {circumference:.1f}" '
+            f'transform="rotate(-90 {c:g} {c:g})"/>'
         )
     return (
-        f'<div style="text-align:center;width:{size + 30}px">'
-        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
-        f'<circle cx="{c}" cy="{c}" r="{r}" fill="none" stroke="var(--fw-border)" '
-        f'stroke-width="6"/>{arc}'
-        f'<text x="50%" y="54%" text-anchor="middle" font-size="15" font-weight="700" '
-        f'fill="currentColor">{fmt_percent(percent)}</text></svg>'
-        f'<div style="font-size:12px">{escape(label)}</div>'
-        f'<div class="fw-muted" style="font-size:10px">{escape(sub)}</div></div>'
+        f'<div class="fw-g" style="width:{size + 30}px">'
+        f'<svg width="{size}" height="{size}">'
+        f'<circle class="fw-ring fw-track" cx="{c:g}" cy="{c:g}" r="{r:g}"/>{arc}'
+        f'<text x="50%" y="54%" text-anchor="middle">{fmt_percent(percent)}</text></svg>'
+        f'<div class="fw-s12">{escape(label)}</div>'
+        f'<div class="fw-muted fw-s10">{escape(sub)}</div></div>'
     )
 
 
@@ -68,9 +68,8 @@ def _disk_rows(disks: list[dict[str, Any]], thresholds: Limits, limit: int = 3) 
     for d in disks[:limit]:
         pct = d.get("percent")
         out.append(
-            '<div style="margin-top:6px;font-size:11px">'
-            f'<div style="display:flex;justify-content:space-between">'
-            f"<span>{escape(str(d.get('mountpoint') or '?'))}</span>"
+            '<div class="fw-s11" style="margin-top:6px"><div class="fw-sb">'
+            f'<span class="fw-ell">{escape(str(d.get("mountpoint") or "?"))}</span>'
             f'<span class="fw-muted">{fmt_bytes(d.get("free"))} free</span></div>'
             f"{bar(pct, family_color(pct, 'disk', thresholds, DISK_COLOR))}</div>"
         )
@@ -86,26 +85,35 @@ def server_card(s: dict[str, Any]) -> str:
     if m.get("memory_used") is not None and m.get("memory_total"):
         mem_sub = f"{fmt_bytes(m['memory_used'])} / {fmt_bytes(m['memory_total'])}"
     alerts = s.get("alert_count") or 0
-    alert_html = f'<span style="color:#ef4444;font-size:11px">⚠ {alerts}</span>' if alerts else ""
+    alert_html = f'<span style="color:#ef4444">⚠ {alerts}</span>' if alerts else ""
     return (
-        f'<a href="/server/{escape(s["id"])}" class="fw-card fw-server-card" '
-        f'data-server="{escape(s["name"])}" '
-        'style="display:block;padding:14px;width:250px;color:inherit;text-decoration:none">'
-        '<div style="display:flex;justify-content:space-between;align-items:flex-start">'
-        f'<div><div style="font-weight:700">{escape(s["name"])}</div>'
-        f'<div class="fw-muted" style="font-size:11px">{escape(s.get("ip_address") or "")}</div>'
+        f'<a href="/server/{escape(s["id"])}" class="fw-card fw-server-card fw-sc">'
+        '<div class="fw-sb">'
+        f'<div class="fw-ell"><div class="fw-ell" style="font-weight:700">{escape(s["name"])}</div>'
+        f'<div class="fw-muted fw-s11">{escape(s.get("ip_address") or "")}</div>'
         "</div>"
-        f'<div style="font-size:11px">{status_dot(s["status"])} {escape(s["status"].title())} '
-        f"{alert_html}</div></div>"
+        f'<div class="fw-s11" style="white-space:nowrap">{status_dot(s["status"])} '
+        f"{escape(s['status'].title())} {alert_html}</div></div>"
         '<div style="display:flex;justify-content:space-around;margin-top:8px">'
         f"{gauge(cpu, 'CPU', family_color(cpu, 'cpu', limits, CPU_COLOR))}"
         f"{gauge(mem, 'Memory', family_color(mem, 'memory', limits, MEMORY_COLOR), mem_sub)}"
         f"</div>{_disk_rows(s.get('disks') or [], limits)}"
-        '<div class="fw-muted" style="display:flex;justify-content:space-between;gap:8px;'
-        'font-size:11px;margin-top:8px;border-top:1px solid var(--fw-border);padding-top:6px">'
+        '<div class="fw-muted fw-sb fw-ft">'
         f'<span style="white-space:nowrap">up {fmt_duration(m.get("uptime_seconds"))}</span>'
-        f'<span title="{escape(os_info)}" style="white-space:nowrap;overflow:hidden;'
-        f'text-overflow:ellipsis;min-width:0">{escape(os_info)}</span></div></a>'
+        f'<span title="{escape(os_info)}" class="fw-ell">{escape(os_info)}</span></div></a>'
+    )
+
+
+def group_grid(name: str, color: str, total: int, members: list[dict[str, Any]]) -> str:
+    """The grid view of one group: its name and count, then its server cards, wrapping."""
+    return (
+        '<div class="fw-group-grid" style="max-width:100%">'
+        '<div style="display:flex;align-items:center;gap:8px;margin:4px 0 8px">'
+        f'<span class="fw-dot" style="background:{escape(color)}"></span>'
+        f'<span class="fw-muted" style="font-weight:600">{escape(name)} ({total})</span></div>'
+        '<div style="display:flex;flex-wrap:wrap;gap:12px">'
+        + "".join(server_card(s) for s in members)
+        + "</div></div>"
     )
 
 

@@ -30,6 +30,15 @@ STYLE = """
   .fw-bar { height: 6px; border-radius: 3px; background: var(--fw-border); overflow: hidden; }
   .fw-bar > div { height: 100%; border-radius: 3px; }
   .fw-num { font-variant-numeric: tabular-nums; }
+  .fw-sc { display: block; padding: 14px; width: 250px; color: inherit; text-decoration: none; }
+  .fw-sb { display: flex; justify-content: space-between; align-items: flex-start; gap: 8px; }
+  .fw-g { text-align: center; }
+  .fw-g text { font-size: 15px; font-weight: 700; fill: currentColor; }
+  .fw-ring { fill: none; stroke-width: 6; } .fw-track { stroke: var(--fw-border); }
+  .fw-ft { font-size: 11px; margin-top: 8px; border-top: 1px solid var(--fw-border);
+           padding-top: 6px; }
+  .fw-ell { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; min-width: 0; }
+  .fw-s10 { font-size: 10px; } .fw-s11 { font-size: 11px; } .fw-s12 { font-size: 12px; }
   .q-table__card { background: var(--fw-card) !important; color: inherit; }
   .fw-card .q-table__card { background: transparent !important; }
   ::-webkit-scrollbar { width: 8px; height: 8px; }

@@ -206,24 +206,24 @@ def register() -> None:
                     for g in sorted(by_group):
                         ui.html(cards.group_box(g, colors[g], by_group[g]))
                 return
-            budget = GRID_LIMIT
+            budget, blocks = GRID_LIMIT, []
             for g in sorted(by_group):
                 if budget <= 0:
-                    ui.label(
-                        f"Showing the first {GRID_LIMIT} servers; search, filter or use the"
-                        " list view for the rest."
-                    ).classes("fw-muted text-sm")
                     break
                 members = by_group[g][:budget]
                 budget -= len(members)
-                with ui.row().classes("items-center gap-2 mt-3"):
-                    ui.html(f'<span class="fw-dot" style="background:{colors[g]}"></span>')
-                    ui.label(f"{g} ({len(by_group[g])})").classes("font-semibold fw-muted")
-                ui.html(
-                    '<div style="display:flex;flex-wrap:wrap;gap:12px">'
-                    + "".join(cards.server_card(s) for s in members)
-                    + "</div>"
-                ).mark("grid-view")
+                blocks.append(cards.group_grid(g, colors[g], len(by_group[g]), members))
+            # small groups sit side by side; a big group takes the full width and wraps
+            ui.html(
+                '<div style="display:flex;flex-wrap:wrap;gap:16px 28px;align-items:flex-start">'
+                + "".join(blocks)
+                + "</div>"
+            ).classes("w-full").mark("grid-view")
+            if budget <= 0 and len(shown) > GRID_LIMIT:
+                ui.label(
+                    f"Showing the first {GRID_LIMIT} servers; search, filter or use the"
+                    " list view for the rest."
+                ).classes("fw-muted text-sm")
 
         with ui.column().classes("w-full max-w-screen-2xl mx-auto p-4 gap-3"):
             summary()
