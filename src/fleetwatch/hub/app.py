@@ -2,10 +2,17 @@
 
 `app_from_environ()` is the factory uvicorn workers import (`fleetwatch hub --workers N`): the
 parent passes its settings down as `FLEETWATCH_*` variables.
+
+Lifespan: every process opens the database and builds the alert runtime (the API uses it);
+one elected leader (`leader.py`) runs the singleton jobs: the alert engine's loops and
+retention. Shutdown runs in reverse: singleton jobs and background tasks stop first, the
+database closes last, so no task reads or writes a closed database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import sys
@@ -16,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from fleetwatch import __version__
+from fleetwatch.hub import leader
 from fleetwatch.hub.api import agent_config, errors, export, ingest, query, session, users
 from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
@@ -24,7 +32,7 @@ from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alerts as alert_service
-from fleetwatch.hub.services import keys
+from fleetwatch.hub.services import keys, retention
 from fleetwatch.hub.services import users as user_accounts
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
@@ -63,15 +71,32 @@ def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
             functools.partial(keys.invalidate_server, ctx)
         )
         app.state.ctx = ctx
-        password = await user_accounts.ensure_first_admin(ctx)
-        if password is not None:  # shown once, on the console only (never in log files)
-            url = f"http://{settings.host}:{settings.port}"
-            print(user_accounts.first_admin_banner(password, url), file=sys.stderr, flush=True)
-        await alert_service.start_alerts(ctx)
-        log.info("hub ready: %s database, schema current", db.dialect)
+        singletons = _Singletons(ctx)
+        lock = leader.lock_for(db)
+        election: asyncio.Task[None] | None = None
         try:
+            password = await user_accounts.ensure_first_admin(ctx)
+            if password is not None:  # shown once, on the console only (never in log files)
+                url = f"http://{settings.host}:{settings.port}"
+                print(user_accounts.first_admin_banner(password, url), file=sys.stderr, flush=True)
+            await alert_service.start_alerts(ctx)
+            # The first try happens before serving, so a lone hub evaluates its first snapshot.
+            leading = await asyncio.to_thread(lock.try_acquire)
+            if leading:
+                await singletons.start()
+            election = asyncio.create_task(
+                leader.lead(lock, singletons.start, singletons.stop, leading=leading),
+                name="leader-election",
+            )
+            log.info("hub ready: %s database, schema current, leader: %s", db.dialect, leading)
             yield
         finally:
+            if election is not None:
+                election.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await election  # stops the singleton jobs, then releases the lock
+            await singletons.stop()
+            lock.release()
             await alert_service.stop_alerts(ctx)
             db.close()
 
@@ -93,6 +118,31 @@ def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
 
         mount_dashboard(app)  # last: NiceGUI takes every path no router matched
     return app
+
+
+class _Singletons:
+    """The jobs only the elected leader runs: alert evaluation and retention."""
+
+    def __init__(self, ctx: HubContext) -> None:
+        self.ctx = ctx
+        self.retention: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        runtime = self.ctx.extras.get(alert_service.RUNTIME_KEY)
+        if runtime is not None:
+            await runtime.engine.lead()
+        if self.retention is None:
+            self.retention = asyncio.create_task(retention.run_periodic(self.ctx), name="retention")
+
+    async def stop(self) -> None:
+        task, self.retention = self.retention, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runtime = self.ctx.extras.get(alert_service.RUNTIME_KEY)
+        if runtime is not None:
+            await runtime.engine.stop()
 
 
 def _publish_wire_models(app: FastAPI) -> None:

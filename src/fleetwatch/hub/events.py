@@ -1,4 +1,7 @@
-"""In-process event bus: ingest publishes committed snapshots; alerts (and others) subscribe.
+"""In-process event bus: ingest publishes committed snapshots to whoever subscribes here.
+
+(The alert engine does not: it runs in one elected process and follows the store instead, so
+it sees snapshots that other hub processes ingested. See `alerts/feed.py`.)
 
 `publish` never blocks and never raises: each subscriber has its own bounded queue, and a full
 queue drops the event for that subscriber only (counted in `Subscription.dropped`), so a slow
@@ -67,6 +70,11 @@ class EventBus:
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subscriptions:
             self._subscriptions.remove(sub)
+
+    @property
+    def has_subscribers(self) -> bool:
+        """Publishers may skip building events nobody reads."""
+        return bool(self._subscriptions)
 
     def publish(self, event: object) -> None:
         self.published += 1

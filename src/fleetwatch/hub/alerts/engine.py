@@ -1,22 +1,25 @@
-"""The alert engine: evaluates rules as snapshots are committed, and on a timer for the
+"""The alert engine: evaluates rules on every committed snapshot, and on a timer for the
 conditions no snapshot reports (offline servers, disk-full forecasts).
 
-It consumes `SnapshotCommitted` events from its own bus subscription in a background task, so
-ingest never waits for it; events are drained in batches, evaluated in memory (`rules.py`),
-and only transitions touch the database (one writer job per batch). Notifications go to the
-notifier, which delivers them on per-channel tasks. State lives in memory and is rebuilt from
-the open alerts at start. With several hub replicas only one should run the engine
-(not arbitrated yet: see docs/architecture.md).
+Every hub process builds an engine (the API reads its rules and windows), but only the elected
+leader (`hub/leader.py`) runs its loops (`lead()`): it follows the `snapshots` table
+(`feed.py`), so snapshots ingested by any process are evaluated exactly once, and ingest never
+waits for it. Evaluation is in memory (`rules.py`) on readings (not whole models); a reading
+that breaches nothing on a condition with no state is skipped without touching any state;
+effective rules (dashboard defaults and per-server thresholds applied) are cached. Only
+transitions touch the database (one writer job per batch). Rules, maintenance windows and
+acknowledgements changed by other processes are picked up on every timer tick.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import orjson
@@ -24,8 +27,9 @@ from sqlalchemy import Connection, select
 
 from fleetwatch.hub.alerts import forecast
 from fleetwatch.hub.alerts.catalog import rule_from_row
+from fleetwatch.hub.alerts.feed import Committed, SnapshotFeed
 from fleetwatch.hub.alerts.maintenance import MaintenanceWindow, from_fields, silenced
-from fleetwatch.hub.alerts.metrics import METRICS, message
+from fleetwatch.hub.alerts.metrics import METRICS, Reading, message
 from fleetwatch.hub.alerts.rules import (
     ConditionState,
     Rule,
@@ -37,14 +41,15 @@ from fleetwatch.hub.alerts.rules import (
     select as select_rule,
 )
 from fleetwatch.hub.alerts.state import AlertEvent, Change, apply_changes, load_open
-from fleetwatch.hub.events import EventBus, SnapshotCommitted, Subscription
+from fleetwatch.hub.events import EventBus
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.tables import servers
 from fleetwatch.hub.store.tables_alerts import alert_rules, maintenance_windows
-from fleetwatch.protocol.models import Snapshot
 
 log = logging.getLogger("fleetwatch.hub.alerts")
 SNAPSHOT_METRICS = tuple(m for m, spec in METRICS.items() if spec.source == "snapshot")
+#: events evaluated between two yields to the event loop
+CHUNK = 200
 
 
 class Sink(Protocol):
@@ -57,6 +62,8 @@ class ServerInfo:
     group: str | None
     thresholds: dict[str, Any] | None
     fetched_at: float
+    #: rule -> the rule with the dashboard's and this server's thresholds applied
+    effective: dict[Rule, Rule] = field(default_factory=dict)
 
 
 def _server_info(row: Any, now: float) -> ServerInfo:
@@ -84,11 +91,14 @@ class AlertEngine:
         check_interval_seconds: float = 15.0,
         forecast_interval_seconds: float = 900.0,
         server_cache_seconds: float = 30.0,
+        poll_seconds: float = 0.25,
     ) -> None:
         self.db, self.bus, self.sink, self.clock = db, bus, sink, clock
         self.check_interval = check_interval_seconds
         self.forecast_interval = forecast_interval_seconds
         self.server_cache_seconds = server_cache_seconds
+        self.poll_seconds = poll_seconds
+        self.feed = SnapshotFeed()
         self.rules: list[Rule] = []
         self.windows: list[MaintenanceWindow] = []
         self.servers: dict[str, ServerInfo] = {}
@@ -99,7 +109,6 @@ class AlertEngine:
         self.snapshots_evaluated = 0
         self._rule_cache: dict[tuple[str, str | None], dict[str, list[Rule]]] = {}
         self._lock = asyncio.Lock()
-        self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_forecast = 0.0
         #: dashboard-wide thresholds (cpu_warning, ...) that built-in global rules follow
@@ -112,34 +121,49 @@ class AlertEngine:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Load rules and windows (every process: the API reads them)."""
+        await self.reload()
+
+    async def lead(self) -> None:
+        """Run the loops (the elected leader only): restore open alerts, follow snapshots."""
+        if self._tasks:
+            return
         await self.reload()
         rows = await self.db.read(load_open)
-        for row in rows:
-            m = row._mapping
-            st = self.states.setdefault(m["server_id"], {}).setdefault(m["key"], ConditionState())
-            st.level, st.value = m["level"], m["value"]
-            st.since = {m["level"]: m["fired_at"]}
-            st.last_notified_at = m["notified_at"]
-            st.open_notified = bool(m["notify_count"])
-            self.open_ids[(m["server_id"], m["key"])] = int(m["id"])
-            if m["state"] == "acknowledged":
-                self.acknowledged.add(int(m["id"]))
-        self._sub = self.bus.subscribe("alerts", (SnapshotCommitted,))
+        async with self._lock:
+            self.states.clear()
+            self.open_ids.clear()
+            self.acknowledged.clear()
+            self.last_ts.clear()
+            for row in rows:
+                m = row._mapping
+                states = self.states.setdefault(m["server_id"], {})
+                st = states.setdefault(m["key"], ConditionState())
+                st.level, st.value = m["level"], m["value"]
+                st.since = {m["level"]: m["fired_at"]}
+                st.last_notified_at = m["notified_at"]
+                st.open_notified = bool(m["notify_count"])
+                self.open_ids[(m["server_id"], m["key"])] = int(m["id"])
+                if m["state"] == "acknowledged":
+                    self.acknowledged.add(int(m["id"]))
+        await self.db.read(self.feed.start)
         self._tasks = [
-            asyncio.create_task(self._consume(), name="alerts-consume"),
+            asyncio.create_task(self._follow(), name="alerts-follow"),
             asyncio.create_task(self._timer(), name="alerts-timer"),
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        """Stop the loops (idempotent); the engine can `lead()` again later."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
-        if self._sub is not None:
-            self.bus.unsubscribe(self._sub)
-            self._sub = None
+
+    @property
+    def leading(self) -> bool:
+        return bool(self._tasks)
 
     async def reload(self) -> None:
         """Re-read rules and maintenance windows (after an API change)."""
@@ -159,29 +183,40 @@ class AlertEngine:
             windows.append(from_fields(fields))
         self.windows = windows
         self._rule_cache.clear()
-        self.servers.clear()
+        for info in self.servers.values():  # refetched (thresholds too) before next use
+            info.fetched_at = 0.0
+            info.effective.clear()
 
     def mark_acknowledged(self, alert_id: int) -> None:
         self.acknowledged.add(alert_id)
 
     # --- snapshot evaluation ------------------------------------------------------------
 
-    async def _consume(self) -> None:
-        assert self._sub is not None
-        while True:
-            first = await self._sub.get()
-            batch = [first, *self._sub.drain(999)]
-            try:
-                await self.process(batch)
-            except Exception:  # the loop must survive anything one batch does
-                log.exception("alert evaluation failed for %d events", len(batch))
+    def _wanted(self) -> set[str]:
+        """Snapshot metrics some enabled rule watches (nothing else is read)."""
+        return {r.metric for r in self.rules if r.enabled and r.metric in SNAPSHOT_METRICS}
 
-    async def process(self, events: list[SnapshotCommitted]) -> list[AlertEvent]:
+    async def _follow(self) -> None:
+        while True:
+            batch: list[Committed] = []
+            try:
+                wanted = self._wanted()
+                batch = await self.db.read(functools.partial(self.feed.poll, metrics=wanted))
+                if batch:
+                    await self.process(batch)
+            except Exception:  # the loop must survive anything one batch does
+                log.exception("alert evaluation failed for %d snapshots", len(batch))
+            full = len(batch) >= self.feed.batch_rows
+            await asyncio.sleep(0 if full else self.poll_seconds)
+
+    async def process(self, events: list[Committed]) -> list[AlertEvent]:
         async with self._lock:
             await self._ensure_servers({e.server_id for e in events})
             changes: list[Change] = []
-            for ev in events:
-                changes += self.evaluate_snapshot(ev.server_id, ev.ts, ev.snapshot)
+            for i, ev in enumerate(events):
+                if i and not i % CHUNK:
+                    await asyncio.sleep(0)  # long batches never hold up requests
+                changes += self.evaluate_snapshot(ev.server_id, ev.ts, ev.readings)
             return await self._commit(changes)
 
     async def _ensure_servers(self, ids: set[str]) -> None:
@@ -209,28 +244,34 @@ class AlertEngine:
             cached = self._rule_cache[key] = rules_for(self.rules, server_id, info.group)
         return cached
 
-    def evaluate_snapshot(self, server_id: str, ts: float, snap: Snapshot) -> list[Change]:
+    def evaluate_snapshot(
+        self, server_id: str, ts: float, readings: dict[str, Reading]
+    ) -> list[Change]:
         info = self.servers.get(server_id)
         if info is None or ts < self.last_ts.get(server_id, 0.0):
             return []  # unknown server, or an old snapshot replayed from an agent's buffer
         self.last_ts[server_id] = ts
         self.snapshots_evaluated += 1
         by_metric = self._rules_of(server_id, info)
-        quiet = silenced(self.windows, server_id, info.group, ts)
         states = self.states.setdefault(server_id, {})
+        quiet: bool | None = None  # computed only when a condition needs it
         changes: list[Change] = []
         seen: set[str] = set()
-        for metric in SNAPSHOT_METRICS:
+        for metric, reading in readings.items():
             candidates = by_metric.get(metric)
             if not candidates:
                 continue
-            spec = METRICS[metric]
-            for target, value in spec.read(snap) if spec.read else ():
+            for target, value in reading:
                 rule = select_rule(candidates, target)
                 if rule is None:
                     continue
                 key = f"{metric}|{target or ''}"
                 seen.add(key)
+                rule = self._effective_rule(info, rule)
+                if key not in states and not _breaches(rule, value):
+                    continue  # nothing pending, nothing firing, nothing to start: no state
+                if quiet is None:
+                    quiet = silenced(self.windows, server_id, info.group, ts)
                 change = self._step(server_id, info, key, rule, target, value, ts, quiet)
                 if change is not None:
                     changes.append(change)
@@ -243,10 +284,26 @@ class AlertEngine:
                 continue
             rule = select_rule(by_metric.get(metric, []), target or None)
             rule = rule or Rule(metric=metric, warning=None, critical=None)
+            if quiet is None:
+                quiet = silenced(self.windows, server_id, info.group, ts)
+            rule = self._effective_rule(info, rule)
             change = self._step(server_id, info, key, rule, target or None, None, ts, quiet)
             if change is not None:
                 changes.append(change)
+        for key in [k for k, st in states.items() if _idle(st)]:
+            del states[key]  # back to normal: forget it (the fast path above applies again)
         return changes
+
+    def _effective_rule(self, info: ServerInfo, rule: Rule) -> Rule:
+        """`rule` with the dashboard's default thresholds (built-in global rules) and the
+        server's own thresholds applied; cached on the server's info (refetched regularly)."""
+        found = info.effective.get(rule)
+        if found is None:
+            found = rule
+            if found.builtin and found.scope == "global":
+                found = apply_server_thresholds(found, self.default_thresholds)
+            found = info.effective[rule] = apply_server_thresholds(found, info.thresholds)
+        return found
 
     def _step(
         self,
@@ -259,9 +316,7 @@ class AlertEngine:
         now: float,
         quiet: bool,
     ) -> Change | None:
-        if rule.builtin and rule.scope == "global":
-            rule = apply_server_thresholds(rule, self.default_thresholds)
-        rule = apply_server_thresholds(rule, info.thresholds)
+        """Feed one reading to a condition; `rule` is already effective (`_effective_rule`)."""
         states = self.states.setdefault(server_id, {})
         st = states.get(key)
         if st is None:
@@ -295,9 +350,20 @@ class AlertEngine:
         while True:
             await asyncio.sleep(self.check_interval)
             try:
+                await self.sync_from_store()
                 await self.check_timers()
             except Exception:
                 log.exception("alert timer check failed")
+
+    async def sync_from_store(self) -> None:
+        """Pick up what other hub processes changed: rules, windows, acknowledgements."""
+        await self.reload()
+        rows = await self.db.read(load_open)
+        acknowledged = {
+            int(r._mapping["id"]) for r in rows if r._mapping["state"] == "acknowledged"
+        }
+        async with self._lock:
+            self.acknowledged = acknowledged
 
     async def check_timers(self, now: float | None = None) -> list[AlertEvent]:
         now = self.clock() if now is None else now
@@ -325,6 +391,7 @@ class AlertEngine:
                         limit = self.offline_after(row.interval_seconds)
                         offline = replace(offline, warning=None, critical=limit)
                     age = now - float(row.last_seen or row.created_at or now)
+                    offline = self._effective_rule(info, offline)
                     ch = self._step(row.id, info, "offline|", offline, None, age, now, quiet)
                     changes += [ch] if ch else []
                 if do_forecast and by_metric.get("disk_full_days"):
@@ -346,6 +413,23 @@ class AlertEngine:
             days = item["days_until_full"]
             value = float(days) if days is not None else 1e9  # no growth: far from full
             key = f"disk_full_days|{item['mountpoint']}"
+            rule = self._effective_rule(info, rule)
             ch = self._step(server_id, info, key, rule, item["mountpoint"], value, now, quiet)
             changes += [ch] if ch else []
         return changes
+
+
+def _breaches(rule: Rule, value: float | None) -> bool:
+    """Does `value` reach any threshold of `rule` (no hysteresis: nothing is firing)?"""
+    if value is None:
+        return False
+    above = rule.comparison == ">"
+    for threshold in (rule.warning, rule.critical):
+        if threshold is not None and (value >= threshold if above else value <= threshold):
+            return True
+    return False
+
+
+def _idle(st: ConditionState) -> bool:
+    """Nothing firing, nothing pending, no cooldown to remember: the state can go."""
+    return st.level is None and not st.since and st.last_notified_at is None

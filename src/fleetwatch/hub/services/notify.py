@@ -160,7 +160,10 @@ class Notifier:
 
     async def _attempt(self, w: Worker, event: AlertEvent) -> str | None:
         try:
-            await asyncio.wait_for(w.sender.send(event), self.policy.timeout_seconds)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the send completes, and `close()` then waits for ever.
+            async with asyncio.timeout(self.policy.timeout_seconds):
+                await w.sender.send(event)
         except TimeoutError:
             return f"timed out after {self.policy.timeout_seconds:g} s"
         except Exception as exc:  # any sender failure is that channel's error, recorded

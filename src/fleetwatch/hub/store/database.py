@@ -12,7 +12,10 @@ Two kinds of job:
   If that call raises, each item is retried alone in its own SAVEPOINT, so a bad item still
   fails alone and the others are stored.
 
-Reads run on a connection pool in worker threads.
+Reads run on a connection pool in the database's own reader threads. A read whose caller is
+cancelled before it started never runs; one already running finishes and returns its
+connection; `close()` waits for running reads before it disposes of the pool, so no
+connection outlives the database (a late check-in to a disposed pool would leak it).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,6 +39,8 @@ T = TypeVar("T")
 #: `batch_fn(conn, items) -> results`, one result per item, in order.
 BatchFn = Callable[[Connection, list[Any]], list[Any]]
 _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+#: reader threads per database (SQLite's default pool holds 5 + 10 overflow, PostgreSQL's 8 + 8)
+READ_THREADS = 8
 
 
 @dataclass
@@ -98,8 +104,7 @@ class Database:
         self.batches_committed = 0
         self.jobs_committed = 0
         self._closed = False
-        self._reads = 0  # in flight, so close() can wait for them
-        self._reads_done = threading.Condition()
+        self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="fleetwatch-read")
 
     def start(self) -> None:
         if self._thread is None:
@@ -111,29 +116,24 @@ class Database:
         self._closed = True
         if self._thread is not None:
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                log.error("writer: still busy after 60 s; its connection is abandoned")
             self._thread = None
-        with self._reads_done:
-            # a connection returned after dispose() would never be closed
-            self._reads_done.wait_for(lambda: self._reads == 0, timeout=30)
+        # reads not started yet were cancelled with their callers or still run now
+        self._readers.shutdown(wait=True)
         self.engine.dispose()
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
+        """`fn(conn)` on a pooled connection in a reader thread."""
         if self._closed:
             raise RuntimeError("the database is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._read, fn)
 
-        def run() -> T:
-            try:
-                with self.engine.connect() as conn:
-                    return fn(conn)
-            finally:
-                with self._reads_done:
-                    self._reads -= 1
-                    self._reads_done.notify_all()
-
-        with self._reads_done:
-            self._reads += 1
-        return await asyncio.to_thread(run)
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn(conn)` in the writer's next batch; returns after the batch committed."""
