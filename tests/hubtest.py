@@ -80,6 +80,12 @@ class SyncClient:
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
 
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
     def close(self) -> None:
         self.run(self._client.aclose())
         self._loop.call_soon_threadsafe(self._loop.stop)

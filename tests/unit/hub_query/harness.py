@@ -1,72 +1,30 @@
 """Test harness of the query side: a hub in-process on a real database, and direct seeding.
 
+The hub, its client and throwaway PostgreSQL schemas come from `hubtest` (one harness for all
+hub tests); this module adds the `Hub` handle (client, context, engine) and the seeding helpers.
+
 Seeding writes rows straight into the tables (servers, snapshots and both rollup tiers computed
 here) so query tests do not depend on the ingest path; end-to-end tests use the public API.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
-import psycopg
 from sqlalchemy import Connection, Engine, insert
 
-from authhelp import dashboard_auth, token_for
-from fleetwatch.hub.app import create_app
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.settings import load_settings
 from fleetwatch.hub.store import tables
 from fleetwatch.hub.store.codec import pack
-
-
-class SyncClient:
-    """httpx against the ASGI app, driven from sync tests through a private event-loop thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        transport = httpx.ASGITransport(app=app)
-        self._client = httpx.AsyncClient(transport=transport, base_url="http://hub.test")
-
-    def set_dashboard_token(self, token: str) -> None:
-        self._client.event_hooks["request"] = [dashboard_auth(token)]
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.run(self._client.request(method, url, **kwargs))  # type: ignore[no-any-return]
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
-    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("PATCH", url, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("DELETE", url, **kwargs)
-
-    def close(self) -> None:
-        self.run(self._client.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
+from hubtest import SyncClient, ctx_of, postgres_schema, sync_hub_client
 
 
 @dataclass
@@ -82,32 +40,8 @@ class Hub:
 @contextmanager
 def running_hub(database_url: str, data_dir: Path) -> Iterator[Hub]:
     """The real app (lifespan, writer, migrations) behind an in-process HTTP client."""
-    settings = load_settings({"database_url": database_url, "data_dir": data_dir}, environ={})
-    app = create_app(settings)
-    client = SyncClient(app)
-    lifespan = app.router.lifespan_context(app)
-    client.run(lifespan.__aenter__())
-    token = client.run(token_for(app.state.ctx, "admin", name="tests-admin"))
-    client._client.event_hooks["request"].append(dashboard_auth(token))
-    try:
-        yield Hub(client=client, ctx=app.state.ctx)
-    finally:
-        client.run(lifespan.__aexit__(None, None, None))
-        client.close()
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A throwaway schema on `base_url`; yields a URL whose connections use it; dropped after."""
-    schema = f"fwq_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with sync_hub_client(data_dir, database_url) as client:
+        yield Hub(client=client, ctx=ctx_of(client))
 
 
 def database_url(backend: str, tmp_path: Path, postgres_base: str | None) -> Iterator[str]:
