@@ -4,32 +4,13 @@ requests to the real app (lifespan, writer, migrations) on a real database."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from factories import make_snapshot
 from fleetwatch.hub.store import tables
-from unit.hub_query.harness import (
-    Hub,
-    database_url,
-    insert_live,
-    insert_series,
-    insert_server,
-    running_hub,
-)
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
-    base = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    for url in database_url(request.param, tmp_path, base):
-        with running_hub(url, tmp_path) as running:
-            yield running
+from unit.hub_query.harness import Hub, insert_live, insert_series, insert_server
 
 
 def _points(hours: float, every_seconds: float, now: float) -> list[tuple[float, dict[str, float]]]:

@@ -5,25 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from factories import make_snapshot
 from fleetwatch.hub.services.export import csv_header, safe_cell
-from unit.hub_query.harness import Hub, database_url, insert_series, insert_server, running_hub
+from unit.hub_query.harness import Hub, insert_series, insert_server
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 EVIL = '=HYPERLINK("http://x","a, b")'
-
-
-@pytest.fixture(params=BACKENDS)
-def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
-    base = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    for url in database_url(request.param, tmp_path, base):
-        with running_hub(url, tmp_path) as running:
-            yield running
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,24 +13,7 @@ from sqlalchemy import func, select
 from factories import make_snapshot
 from fleetwatch.hub.services.servers import PALETTE, fallback_color
 from fleetwatch.hub.store import tables
-from unit.hub_query.harness import (
-    Hub,
-    database_url,
-    insert_live,
-    insert_series,
-    insert_server,
-    running_hub,
-)
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
-    base = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    for url in database_url(request.param, tmp_path, base):
-        with running_hub(url, tmp_path) as running:
-            yield running
+from unit.hub_query.harness import Hub, insert_live, insert_series, insert_server
 
 
 def _server(hub: Hub, sid: str) -> dict[str, Any]:
