@@ -12,10 +12,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetwatch.errors import UserError
 from fleetwatch.hub.api.auth_dashboard import Ctx, Viewer, principal_from_request, same_origin
 from fleetwatch.hub.api.errors import ApiError
-from fleetwatch.hub.api.users import api_error
+from fleetwatch.hub.api.users import user_errors
 from fleetwatch.hub.services import password_reset, sessions, users
 
 router = APIRouter(tags=["session"])
@@ -57,10 +56,8 @@ def _refuse_cross_site(request: Request) -> None:
 async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> dict[str, Any]:
     _refuse_cross_site(request)
     ip = _client_ip(request)
-    try:
+    with user_errors():
         user = await sessions.authenticate(ctx, body.name, body.password, ip=ip)
-    except UserError as exc:
-        raise api_error(exc) from None
     cookie = await sessions.create_session(
         ctx, user, ip=ip, user_agent=request.headers.get("user-agent", "")
     )
@@ -99,22 +96,18 @@ async def current(request: Request) -> dict[str, Any]:
 async def request_reset(body: ResetRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Always 202: whether the account exists is not revealed."""
     _refuse_cross_site(request)
-    try:
+    with user_errors():
         await password_reset.request_reset(
             ctx, body.name, base_url=str(request.base_url), ip=_client_ip(request)
         )
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"status": "if the account exists and has an e-mail address, a reset link was sent"}
 
 
 @router.post("/api/session/password-reset/confirm")
 async def confirm_reset(body: ResetConfirm, request: Request, ctx: Ctx) -> dict[str, Any]:
     _refuse_cross_site(request)
-    try:
+    with user_errors():
         name = await password_reset.confirm_reset(ctx, body.token, body.password)
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"user": name, "status": "password changed; log in with the new password"}
 
 
@@ -129,11 +122,9 @@ async def change_password(
     who: Viewer,
 ) -> JSONResponse:
     """Change your own password (needs the current one); ends your other sessions too."""
-    try:
+    with user_errors():
         await sessions.authenticate(ctx, who.name, body.current_password, ip=_client_ip(request))
         await users.set_password(ctx, who.name, body.new_password, actor=who.name)
-    except UserError as exc:
-        raise api_error(exc) from None
     response = JSONResponse({"status": "password changed; log in again"})
     response.delete_cookie(sessions.COOKIE_NAME, path="/")
     return response

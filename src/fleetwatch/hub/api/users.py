@@ -5,6 +5,8 @@ Admins manage every account; any logged-in user sees itself and manages its own 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -33,6 +35,15 @@ _STATUS = {
 def api_error(exc: UserError) -> ApiError:
     """A service's UserError as the API's error shape."""
     return ApiError(_STATUS.get(exc.code, 400), exc.code, exc.message, exc.field)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Answer a service's UserError raised in the block with the API's error shape."""
+    try:
+        yield
+    except UserError as exc:
+        raise api_error(exc) from None
 
 
 class _Body(BaseModel):
@@ -64,10 +75,8 @@ class TokenCreate(_Body):
 async def me(ctx: Ctx, who: Viewer) -> dict[str, Any]:
     if who.user_id is None:
         return {"user": {"name": who.name, "role": who.role}, "via": who.via}
-    try:
+    with user_errors():
         user = await users.get_user(ctx, who.name)
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"user": user.public(), "via": who.via}
 
 
@@ -79,19 +88,13 @@ async def list_users(ctx: Ctx, _who: Admin) -> dict[str, Any]:
 @router.post(
     "/users", summary="Create a user; without a password one is generated and returned once (admin)"
 )
-async def create_user(
-    body: UserCreate,
-    ctx: Ctx,
-    who: Admin,
-) -> dict[str, Any]:
+async def create_user(body: UserCreate, ctx: Ctx, who: Admin) -> dict[str, Any]:
     generated = body.password is None
     password = passwords.generate_password() if body.password is None else body.password
-    try:
+    with user_errors():
         user = await users.create_user(
             ctx, body.name, body.role, password, email=body.email, actor=who.name
         )
-    except UserError as exc:
-        raise api_error(exc) from None
     out: dict[str, Any] = {"user": user.public()}
     if generated:
         out["password"] = password
@@ -99,13 +102,8 @@ async def create_user(
 
 
 @router.patch("/users/{name}", summary="Change a user's role or e-mail (admin)")
-async def update_user(
-    name: str,
-    body: UserPatch,
-    ctx: Ctx,
-    who: Admin,
-) -> dict[str, Any]:
-    try:
+async def update_user(name: str, body: UserPatch, ctx: Ctx, who: Admin) -> dict[str, Any]:
+    with user_errors():
         user = await users.update_user(
             ctx,
             name,
@@ -114,65 +112,40 @@ async def update_user(
             email=body.email,
             clear_email="email" in body.model_fields_set and not body.email,
         )
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"user": user.public()}
 
 
 @router.delete("/users/{name}", summary="Delete a user with its sessions and tokens (admin)")
-async def delete_user(
-    name: str,
-    ctx: Ctx,
-    who: Admin,
-) -> dict[str, Any]:
+async def delete_user(name: str, ctx: Ctx, who: Admin) -> dict[str, Any]:
     if name == who.name:
         raise ApiError(409, "self", "you cannot delete your own account", "name")
-    try:
+    with user_errors():
         await users.delete_user(ctx, name, actor=who.name)
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"status": "ok", "user": name}
 
 
 @router.post("/users/{name}/password", summary="Set a user's password; ends its sessions (admin)")
-async def set_password(
-    name: str,
-    body: PasswordSet,
-    ctx: Ctx,
-    who: Admin,
-) -> dict[str, Any]:
-    try:
+async def set_password(name: str, body: PasswordSet, ctx: Ctx, who: Admin) -> dict[str, Any]:
+    with user_errors():
         await users.set_password(ctx, name, body.password, actor=who.name)
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"status": "ok", "user": name}
 
 
 @router.post("/users/{name}/unlock", summary="Clear a lockout after failed logins (admin)")
-async def unlock_user(
-    name: str,
-    ctx: Ctx,
-    who: Admin,
-) -> dict[str, Any]:
-    try:
+async def unlock_user(name: str, ctx: Ctx, who: Admin) -> dict[str, Any]:
+    with user_errors():
         await users.unlock_user(ctx, name, actor=who.name)
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"status": "ok", "user": name}
 
 
 async def _token_list(ctx: HubContext, name: str | None) -> dict[str, Any]:
-    try:
+    with user_errors():
         return {"tokens": [t.public() for t in await tokens.list_tokens(ctx, name)]}
-    except UserError as exc:
-        raise api_error(exc) from None
 
 
 async def _token_create(ctx: HubContext, name: str, label: str, actor: str) -> dict[str, Any]:
-    try:
+    with user_errors():
         info, token = await tokens.create_token(ctx, name, label=label, actor=actor)
-    except UserError as exc:
-        raise api_error(exc) from None
     return {"token": token, **info.public()}
 
 
@@ -184,33 +157,19 @@ async def my_tokens(ctx: Ctx, who: Viewer) -> dict[str, Any]:
 @router.post(
     "/me/tokens", summary="Create an API token for myself; the token is shown only in this answer"
 )
-async def create_my_token(
-    body: TokenCreate,
-    ctx: Ctx,
-    who: Viewer,
-) -> dict[str, Any]:
+async def create_my_token(body: TokenCreate, ctx: Ctx, who: Viewer) -> dict[str, Any]:
     return await _token_create(ctx, who.name, body.label, who.name)
 
 
 @router.delete("/me/tokens/{token_id}", summary="Revoke one of my API tokens")
-async def revoke_my_token(
-    token_id: int,
-    ctx: Ctx,
-    who: Viewer,
-) -> dict[str, Any]:
-    try:
+async def revoke_my_token(token_id: int, ctx: Ctx, who: Viewer) -> dict[str, Any]:
+    with user_errors():
         info = await tokens.revoke_token(ctx, token_id, actor=who.name, owner=who.name)
-    except UserError as exc:
-        raise api_error(exc) from None
     return info.public()
 
 
 @router.get("/users/{name}/tokens", summary="A user's API tokens (admin)")
-async def user_tokens(
-    name: str,
-    ctx: Ctx,
-    _who: Admin,
-) -> dict[str, Any]:
+async def user_tokens(name: str, ctx: Ctx, _who: Admin) -> dict[str, Any]:
     return await _token_list(ctx, name)
 
 
@@ -218,25 +177,14 @@ async def user_tokens(
     "/users/{name}/tokens",
     summary="Create an API token for a user (admin); shown only in this answer",
 )
-async def create_user_token(
-    name: str,
-    body: TokenCreate,
-    ctx: Ctx,
-    who: Admin,
-) -> dict[str, Any]:
+async def create_user_token(name: str, body: TokenCreate, ctx: Ctx, who: Admin) -> dict[str, Any]:
     return await _token_create(ctx, name, body.label, who.name)
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke any API token (admin)")
-async def revoke_token(
-    token_id: int,
-    ctx: Ctx,
-    who: Admin,
-) -> dict[str, Any]:
-    try:
+async def revoke_token(token_id: int, ctx: Ctx, who: Admin) -> dict[str, Any]:
+    with user_errors():
         info = await tokens.revoke_token(ctx, token_id, actor=who.name)
-    except UserError as exc:
-        raise api_error(exc) from None
     return info.public()
 
 
