@@ -30,27 +30,34 @@ def _hub_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="hub JSON config file")
 
 
-def _read_password(args: argparse.Namespace) -> str | None:
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password to set: one line of stdin with `--password-stdin`, else a generated one
+    (then True: the caller prints it once with `_print_generated`)."""
     if not getattr(args, "password_stdin", False):
-        return None
+        from fleetwatch.hub.services import passwords
+
+        return passwords.generate_password(), True
     line = sys.stdin.readline()
     password = line.rstrip("\r\n")
     if not password:
         raise UserError("invalid", "no password on standard input", "password")
-    return password
+    return password, False
+
+
+def _print_generated(password: str, generated: bool) -> None:
+    if generated:
+        print(f"password: {password}  (shown only once)")
 
 
 async def _add(ctx: Any, args: argparse.Namespace) -> int:
-    from fleetwatch.hub.services import passwords, users
+    from fleetwatch.hub.services import users
 
-    given = _read_password(args)
-    password = given or passwords.generate_password()
+    password, generated = _password(args)
     user = await users.create_user(
         ctx, args.name, args.role, password, email=args.email, actor="cli"
     )
     print(f"created {user.role} {user.name!r}")
-    if given is None:
-        print(f"password: {password}  (shown only once)")
+    _print_generated(password, generated)
     return 0
 
 
@@ -81,14 +88,12 @@ async def _remove(ctx: Any, args: argparse.Namespace) -> int:
 
 
 async def _passwd(ctx: Any, args: argparse.Namespace) -> int:
-    from fleetwatch.hub.services import passwords, users
+    from fleetwatch.hub.services import users
 
-    given = _read_password(args)
-    password = given or passwords.generate_password()
+    password, generated = _password(args)
     await users.set_password(ctx, args.name, password, actor="cli")
     print(f"password of {args.name!r} changed; its sessions were ended")
-    if given is None:
-        print(f"password: {password}  (shown only once)")
+    _print_generated(password, generated)
     return 0
 
 
