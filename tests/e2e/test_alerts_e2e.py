@@ -41,6 +41,7 @@ def test_alert_reaches_notification_and_webhook(tmp_path: Path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    api: httpx.Client | None = None
     try:
         with running_hub(tmp_path, None, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0") as hub:
             token = subprocess.run(
@@ -80,5 +81,7 @@ def test_alert_reaches_notification_and_webhook(tmp_path: Path) -> None:
             summary = api.get("/api/dashboard").json()
             assert summary["summary"]["critical_alerts"] == 1, summary.get("summary")
     finally:
+        if api is not None:
+            api.close()  # an open keep-alive socket would warn (an error) in a later test
         server.shutdown()
         server.server_close()

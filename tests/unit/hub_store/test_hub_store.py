@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 import zlib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ def test_codec_round_trips_and_beats_plain_zlib() -> None:
     assert codec.unpack(packed) == doc
     assert len(packed) < len(zlib.compress(orjson.dumps(doc), 6)) * 0.8
     assert codec.unpack(b"z" + zlib.compress(orjson.dumps(doc))) == doc  # first format
+    dictionary = resources.files("fleetwatch.hub.store").joinpath("codec_dict_v1.bin")
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=dictionary.read_bytes())
+    older = b"d" + deflate.compress(orjson.dumps(doc)) + deflate.flush()
+    assert codec.unpack(older) == doc  # second format, still read
+    assert codec.unpack(codec.pack_json(orjson.dumps(doc))) == doc
     assert codec.unpack(None) is None and codec.unpack(b"") is None
     with pytest.raises(ValueError, match="unknown stored format"):
         codec.unpack(b"?abc")

@@ -2,9 +2,10 @@
 
 Stored shapes (what readers get back with `codec.unpack`):
 - `snapshots.detail` and `servers.latest`: the validated snapshot as
-  `Snapshot.model_dump(mode="json")` — every model key present (absent optional values are
-  `null`), strings exactly as the agent sent them. `servers.latest` is the newest snapshot by
-  `collected_at`; a replayed older one never replaces it.
+  `Snapshot.model_dump(mode="json")` (serialised by pydantic-core directly) — every model key
+  present (absent optional values are `null`), strings exactly as the agent sent them.
+  `servers.latest` is the newest snapshot by `collected_at`; a replayed older one never
+  replaces it.
 - `live_samples.detail` and `servers.latest_live`: `LiveSample.model_dump(mode="json")`.
 - `snapshots.ts` / `live_samples.ts`: `collected_at` (epoch seconds), or the receive time when
   the agent sent none. Hot columns: `hot_values()`.
@@ -60,6 +61,11 @@ def hot_values(snapshot: Snapshot) -> dict[str, float | None]:
     }
 
 
+def _json(model: Snapshot | LiveSample) -> bytes:
+    """`model_dump(mode="json")` as JSON text in one step (pydantic-core, no dict between)."""
+    return model.__pydantic_serializer__.to_json(model)
+
+
 def parse_time(value: str | None, field: str, default: float) -> float:
     """ISO 8601 -> epoch seconds (naive times are UTC); `default` when absent."""
     if value is None:
@@ -104,7 +110,7 @@ def prepare_snapshots(
                 ts=ts,
                 snapshot_id=snap.snapshot_id,
                 hot=tuple(hot[name] for name in HOT_METRICS),
-                detail=codec.pack(snap.model_dump(mode="json")),
+                detail=codec.pack_json(_json(snap)),
             )
         )
     version = next((s.agent.version for s in reversed(snapshots) if s.agent), None) or None
@@ -179,7 +185,7 @@ async def ingest_live(ctx: HubContext, server_id: str, sample: LiveSample) -> No
         float(v) if v is not None else None
         for v in (getattr(sample, name) for name in timeseries.LIVE_HOT)
     )
-    row = timeseries.LiveRow(server_id, ts, hot, codec.pack(sample.model_dump(mode="json")))
+    row = timeseries.LiveRow(server_id, ts, hot, codec.pack_json(_json(sample)))
     if not await ctx.db.write_batched(store_live, row):
         keys.invalidate_server(ctx, server_id)
         raise ServerGone(server_id)
