@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -10,10 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from fleetwatch.errors import InvalidFieldError
-from fleetwatch.hub.alerts.dryrun import dry_run_sync, parse_request
 from fleetwatch.hub.api.auth_dashboard import Admin, Ctx, Operator, Viewer
 from fleetwatch.hub.api.errors import ApiError
-from fleetwatch.hub.services import alert_config
+from fleetwatch.hub.services import alert_actions, alert_config
 from fleetwatch.hub.services import alerts as service
 
 router = APIRouter(prefix="/api/dashboard", tags=["alerts"])
@@ -85,12 +83,7 @@ async def post_rule(ctx: Ctx, who: Admin, body: JsonObject) -> dict[str, Any]:
 @router.post("/alert-rules/dry-run", summary="Replay a rule over stored history (B4)")
 async def post_dry_run(ctx: Ctx, _who: Viewer, body: JsonObject) -> dict[str, Any]:
     with fields_checked():
-        rule, hours, server_id = parse_request(body)
-    runtime = ctx.extras.get(service.RUNTIME_KEY)
-    windows = runtime.engine.windows if runtime is not None else []
-    now = time.time()
-    result = await ctx.db.read(lambda c: dry_run_sync(c, rule, hours, server_id, windows, now))
-    return result
+        return await alert_actions.dry_run(ctx, body)
 
 
 @router.get("/alert-rules/{rule_id}", summary="One alert rule")

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from fleetwatch.errors import DeliveryError
-from fleetwatch.hub.alerts.state import AlertEvent, iso
 from fleetwatch.hub.api.alerts import fields_checked
 from fleetwatch.hub.api.auth_dashboard import Admin, Ctx, Viewer
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.mail.config import TEMPLATE_TYPES
-from fleetwatch.hub.services import alert_config
+from fleetwatch.hub.services import alert_actions, alert_config
 from fleetwatch.hub.services.alerts import runtime_of
-from fleetwatch.hub.services.audit import audit
 
 router = APIRouter(prefix="/api/dashboard", tags=["channels"])
 JsonObject = Annotated[dict[str, Any], Body()]
@@ -51,16 +47,7 @@ async def delete_channel(ctx: Ctx, who: Admin, channel_id: int) -> dict[str, Any
 
 @router.post("/channels/{channel_id}/test", summary="Send a test notification now")
 async def test_channel(ctx: Ctx, who: Admin, channel_id: int) -> dict[str, Any]:
-    await alert_config.get_channel(ctx, channel_id)  # 404 when missing
-    now = time.time()
-    event = AlertEvent("test", {
-        "id": None, "timestamp": iso(now), "component": "test", "metric": "test",
-        "target": None, "value": None, "threshold": None, "level": "INFO",
-        "message": f"Test notification from fleetwatch, sent by {who.name}",
-        "server_id": None, "server_name": "fleetwatch", "state": "test",
-        "fired_at": now, "updated_at": now,
-    })  # fmt: skip
-    error = await runtime_of(ctx).notifier.test(channel_id, event)
+    error = await alert_actions.send_channel_test(ctx, channel_id, who.name)
     return {"success": error is None, "error": error}
 
 
@@ -72,8 +59,7 @@ async def get_mail(ctx: Ctx, _who: Admin) -> dict[str, Any]:
 @router.put("/mail", summary="Replace the mail settings")
 async def put_mail(ctx: Ctx, who: Admin, body: JsonObject) -> dict[str, Any]:
     with fields_checked():
-        config = await runtime_of(ctx).mail.save_config(body)
-    await audit(ctx, who.name, "mail.update", None, {"transport": config.transport})
+        config = await alert_actions.save_mail(ctx, runtime_of(ctx).mail, body, who.name)
     return config.public()
 
 
@@ -81,17 +67,10 @@ async def put_mail(ctx: Ctx, who: Admin, body: JsonObject) -> dict[str, Any]:
 async def test_mail(ctx: Ctx, _who: Admin, body: JsonObject) -> dict[str, Any]:
     mail = runtime_of(ctx).mail
     to = body.get("to")
-    try:
-        if to:
-            if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
-                raise ApiError(422, "invalid", "to: expected a list of addresses", "to")
-            await mail.send_template("custom", to, {"message": "fleetwatch mail test",
-                                                    "subject": "fleetwatch mail test"})  # fmt: skip
-        else:
-            await mail.test_connection()
-    except DeliveryError as exc:
-        return {"success": False, "error": str(exc)}
-    return {"success": True, "error": None}
+    if to and (not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to)):
+        raise ApiError(422, "invalid", "to: expected a list of addresses", "to")
+    error = await alert_actions.send_mail_test(mail, to or [])
+    return {"success": error is None, "error": error}
 
 
 @router.put("/mail/templates/{name}", summary="Override a template's subject/html/text")
