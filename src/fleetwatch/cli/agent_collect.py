@@ -20,20 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fleetwatch.cli.argtypes import bounded_float
+
 DEFAULT_BASELINE_SECONDS = 0.25
-
-
-def _bounded_float(low: float, high: float) -> Any:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
-        return value
-
-    return parse
 
 
 def _positive_int(text: str) -> int:
@@ -57,7 +46,7 @@ def register(sub: Any) -> None:
     snapshot.add_argument("--pretty", action="store_true", help="indent the JSON")
     snapshot.add_argument(
         "--baseline",
-        type=_bounded_float(0.0, 10.0),
+        type=bounded_float(0.0, 10.0),
         default=DEFAULT_BASELINE_SECONDS,
         metavar="S",
         help="seconds between the baseline reading and the snapshot (default: 0.25)",
@@ -73,7 +62,7 @@ def register(sub: Any) -> None:
     live.add_argument("--config", metavar="FILE", help="agent config file (JSON or TOML)")
     live.add_argument(
         "--interval",
-        type=_bounded_float(0.1, 3600.0),
+        type=bounded_float(0.1, 3600.0),
         default=1.0,
         metavar="S",
         help="seconds between samples (default: 1)",

@@ -15,17 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fleetwatch.cli.argtypes import bounded_float
+
 DEFAULT_LISTEN = "127.0.0.1:9101"
-
-
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0.1 and 3600 seconds, got {text}")
-    return value
 
 
 def register(sub: Any) -> None:
@@ -44,7 +36,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--config", metavar="FILE", help="agent config file (JSON or TOML)")
     parser.add_argument(
         "--interval",
-        type=_interval,
+        type=bounded_float(0.1, 3600, " seconds"),
         metavar="S",
         help="seconds between collections (default: 5)",
     )

@@ -13,19 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fleetwatch.cli.argtypes import bounded_float
+
 DEFAULT_INTERVAL_SECONDS = 2.0
 #: Seconds between the two collections of `--once` (at most the interval).
 ONCE_GAP_SECONDS = 1.0
-
-
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.2 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0.2 and 3600 seconds, got {text}")
-    return value
 
 
 def register(sub: Any) -> None:
@@ -38,7 +30,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--interval",
-        type=_interval,
+        type=bounded_float(0.2, 3600, " seconds"),
         default=DEFAULT_INTERVAL_SECONDS,
         metavar="S",
         help=f"seconds between refreshes (default: {DEFAULT_INTERVAL_SECONDS:g})",
