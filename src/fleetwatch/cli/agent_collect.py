@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleetwatch.cli.argtypes import bounded_float
+from fleetwatch.cli.parsers import bounded_float, documented_command
 
 DEFAULT_BASELINE_SECONDS = 0.25
 
@@ -36,11 +36,8 @@ def _positive_int(text: str) -> int:
 
 
 def register(sub: Any) -> None:
-    snapshot = sub.add_parser(
-        "snapshot",
-        help="print one full snapshot of this host as JSON",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    snapshot = documented_command(
+        sub, "snapshot", "print one full snapshot of this host as JSON", __doc__
     )
     snapshot.add_argument("--config", metavar="FILE", help="agent config file (JSON or TOML)")
     snapshot.add_argument("--pretty", action="store_true", help="indent the JSON")
@@ -53,12 +50,7 @@ def register(sub: Any) -> None:
     )
     snapshot.set_defaults(func=run_snapshot)
 
-    live = sub.add_parser(
-        "live",
-        help="print live samples as JSON lines",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    live = documented_command(sub, "live", "print live samples as JSON lines", __doc__)
     live.add_argument("--config", metavar="FILE", help="agent config file (JSON or TOML)")
     live.add_argument(
         "--interval",

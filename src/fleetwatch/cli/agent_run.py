@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from fleetwatch.cli.parsers import documented_command
+
 
 def _config_path(args: argparse.Namespace) -> Path:
     from fleetwatch.agent.config import default_config_path
@@ -22,11 +24,8 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def register(sub: Any) -> None:
-    run_parser: argparse.ArgumentParser = sub.add_parser(
-        "run",
-        help="run the agent daemon (collect, buffer, deliver to the hub)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    run_parser = documented_command(
+        sub, "run", "run the agent daemon (collect, buffer, deliver to the hub)", __doc__
     )
     run_parser.add_argument("--config", metavar="FILE", help="agent config file (JSON or TOML)")
     run_parser.set_defaults(func=run)

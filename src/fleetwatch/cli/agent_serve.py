@@ -15,17 +15,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fleetwatch.cli.argtypes import bounded_float
+from fleetwatch.cli.parsers import bounded_float, documented_command
 
 DEFAULT_LISTEN = "127.0.0.1:9101"
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
+    parser = documented_command(
+        sub,
         "serve",
-        help="serve the latest snapshot on a local HTTP endpoint (/status, /metrics)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "serve the latest snapshot on a local HTTP endpoint (/status, /metrics)",
+        __doc__,
     )
     parser.add_argument(
         "--listen",

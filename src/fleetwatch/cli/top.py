@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleetwatch.cli.argtypes import bounded_float
+from fleetwatch.cli.parsers import bounded_float, documented_command
 
 DEFAULT_INTERVAL_SECONDS = 2.0
 #: Seconds between the two collections of `--once` (at most the interval).
@@ -21,12 +21,12 @@ ONCE_GAP_SECONDS = 1.0
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
+    parser = documented_command(
+        sub,
         "top",
-        help="live terminal view of this host (compact or detailed)",
-        description=__doc__,
+        "live terminal view of this host (compact or detailed)",
+        __doc__,
         epilog="TODO: viewing a server through a hub (--url) is not implemented yet.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--interval",

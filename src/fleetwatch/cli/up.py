@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from fleetwatch.cli.parsers import documented_command
 from fleetwatch.errors import FleetwatchError
 
 #: The local agent's settings on the first run (an operator edits agent.json afterwards).
@@ -37,11 +38,8 @@ STOP_TIMEOUT_SECONDS = 15.0
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "up",
-        help="run the hub and a local agent (the two-command setup)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = documented_command(
+        sub, "up", "run the hub and a local agent (the two-command setup)", __doc__
     )
     parser.add_argument("--host", default="127.0.0.1", help="hub address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="hub port (default 8000)")

@@ -1,13 +1,28 @@
-"""Argument types for the `fleetwatch` command line: parse one option value or say why not.
+"""argparse building blocks shared by the `fleetwatch` command modules.
 
-argparse turns the `ArgumentTypeError` into `fleetwatch ...: error: argument --x: <message>`
-and exit status 2.
+An argument type raises `ArgumentTypeError`, which argparse reports as
+`fleetwatch ...: error: argument --x: <message>` with exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
+
+
+def documented_command(
+    sub: Any, name: str, help_text: str, doc: str | None, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """Add subcommand `name` whose `--help` shows `doc` (its module docstring) as written."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
+    return parser
 
 
 def bounded_float(low: float, high: float, unit: str = "") -> Callable[[str], float]:
