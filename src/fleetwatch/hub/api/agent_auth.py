@@ -27,8 +27,9 @@ def unauthorized() -> ApiError:
     )
 
 
-async def authenticate(ctx: HubContext, request: Request) -> str:
-    """The server id the request proves, with rate limits applied; raises ApiError 401/429."""
+async def identify(ctx: HubContext, request: Request) -> str:
+    """The server id the request's credentials prove, without spending the server's budget; a
+    failure costs the caller's IP budget (raises ApiError 401, or 429 once it is spent)."""
     authorization = request.headers.get("authorization")
     server_id = keys.cached_server(ctx, authorization) if authorization else None
     if server_id is None:
@@ -36,6 +37,12 @@ async def authenticate(ctx: HubContext, request: Request) -> str:
         if server_id is None:
             charge_failure(ctx, request)
             raise unauthorized()
+    return server_id
+
+
+async def authenticate(ctx: HubContext, request: Request) -> str:
+    """The server id the request proves, with rate limits applied; raises ApiError 401/429."""
+    server_id = await identify(ctx, request)
     retry = limiter(ctx, "server").consume(server_id)
     if retry:
         raise too_many(retry)

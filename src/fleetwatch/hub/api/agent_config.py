@@ -22,11 +22,11 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetwatch.errors import ConfigError
-from fleetwatch.hub.api.agent_auth import charge_failure, unauthorized
+from fleetwatch.hub.api.agent_auth import identify
 from fleetwatch.hub.api.auth_dashboard import Principal, require_role
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext, get_ctx
-from fleetwatch.hub.services import agent_config, keys
+from fleetwatch.hub.services import agent_config
 from fleetwatch.hub.services.servers import ServerNotFound
 
 router = APIRouter(tags=["agent configuration"])
@@ -53,14 +53,7 @@ def _not_found(server_id: str) -> ApiError:
 
 async def _agent(ctx: HubContext, request: Request, server_id: str) -> None:
     """Authenticate the agent and check that it asks about itself."""
-    authorization = request.headers.get("authorization")
-    caller = keys.cached_server(ctx, authorization) if authorization else None
-    if caller is None:
-        caller = await keys.verify(ctx, authorization) if authorization else None
-    if caller is None:
-        charge_failure(ctx, request)
-        raise unauthorized()
-    if caller != server_id:
+    if await identify(ctx, request) != server_id:
         raise ApiError(403, "forbidden", "an agent may read and confirm only its own configuration")
 
 
