@@ -25,6 +25,7 @@ from fleetwatch.errors import ConfigError
 from fleetwatch.hub.api.agent_auth import identify
 from fleetwatch.hub.api.auth_dashboard import Principal, require_role
 from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.query import not_found, server_errors
 from fleetwatch.hub.context import HubContext, get_ctx
 from fleetwatch.hub.services import agent_config
 from fleetwatch.hub.services.servers import ServerNotFound
@@ -47,10 +48,6 @@ class ConfigAck(BaseModel):
     error: Annotated[str, Field(max_length=4000)] | None = None
 
 
-def _not_found(server_id: str) -> ApiError:
-    return ApiError(404, "not_found", f"no server with id {server_id!r}", "id")
-
-
 async def _agent(ctx: HubContext, request: Request, server_id: str) -> None:
     """Authenticate the agent and check that it asks about itself."""
     if await identify(ctx, request) != server_id:
@@ -59,10 +56,8 @@ async def _agent(ctx: HubContext, request: Request, server_id: str) -> None:
 
 @router.get("/api/dashboard/server/{server_id}/config", summary="Pending agent config and history")
 async def get_server_config(ctx: Ctx, _who: Viewer, server_id: ServerId) -> dict[str, Any]:
-    try:
+    with server_errors(server_id):
         result: dict[str, Any] = await ctx.db.read(lambda conn: agent_config.view(conn, server_id))
-    except ServerNotFound:
-        raise _not_found(server_id) from None
     return result
 
 
@@ -86,7 +81,7 @@ async def push_server_config(
     except ConfigError as exc:
         raise ApiError(422, "invalid", str(exc), exc.key or None) from None
     except ServerNotFound:
-        raise _not_found(server_id) from None
+        raise not_found(server_id) from None
     result["message"] = "Saved; the agent applies it at its next cycle."
     return result
 

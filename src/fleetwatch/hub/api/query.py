@@ -7,6 +7,8 @@ validation on the hot path); their shapes are documented through `responses=` mo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
@@ -42,6 +44,20 @@ def invalid(exc: ValidationError, prefix: str = "") -> ApiError:
 
 def not_found(server_id: str) -> ApiError:
     return ApiError(404, "not_found", f"no server with id {server_id!r}", "id")
+
+
+@contextmanager
+def server_errors(server_id: str | None = None) -> Iterator[None]:
+    """The servers service's errors in the one error shape: `InvalidField` -> 422 naming the
+    field; with a `server_id`, `ServerNotFound` -> 404."""
+    try:
+        yield
+    except servers.ServerNotFound:
+        if server_id is None:
+            raise
+        raise not_found(server_id) from None
+    except servers.InvalidField as exc:
+        raise ApiError(422, "invalid", f"{exc.field}: {exc.message}", exc.field) from None
 
 
 def _metric_list(value: str | None) -> tuple[str, ...] | None:
@@ -136,14 +152,10 @@ async def patch_server(
     ctx: Ctx, who: Operator, server_id: ServerId, body: servers.ServerUpdate
 ) -> dict[str, Any]:
     defaults = (await dash_settings.get_settings(ctx)).default_thresholds
-    try:
+    with server_errors(server_id):
         changed = await ctx.db.write(
             lambda conn: servers.apply_server_update(conn, server_id, body, defaults, who.name)
         )
-    except servers.ServerNotFound:
-        raise not_found(server_id) from None
-    except servers.InvalidField as exc:
-        raise ApiError(422, "invalid", f"{exc.field}: {exc.message}", exc.field) from None
     return {"id": server_id, "changed": changed}
 
 
@@ -154,10 +166,8 @@ async def patch_server(
     responses={404: {"model": m.ErrorBody}},
 )
 async def delete_server(ctx: Ctx, who: Admin, server_id: ServerId) -> dict[str, Any]:
-    try:
+    with server_errors(server_id):
         counts = await ctx.db.write(lambda conn: servers.delete_server(conn, server_id, who.name))
-    except servers.ServerNotFound:
-        raise not_found(server_id) from None
     servers.forget_server(ctx, server_id)
     return {"id": server_id, "deleted": counts, "message": "Server and all its data deleted."}
 
@@ -175,10 +185,8 @@ async def get_groups(ctx: Ctx, _who: Viewer) -> list[m.Group]:
     responses={422: {"model": m.ErrorBody}},
 )
 async def patch_groups(ctx: Ctx, who: Operator, body: servers.GroupUpdate) -> dict[str, Any]:
-    try:
+    with server_errors():
         return await ctx.db.write(lambda conn: servers.update_group(conn, body, who.name))
-    except servers.InvalidField as exc:
-        raise ApiError(422, "invalid", f"{exc.field}: {exc.message}", exc.field) from None
 
 
 @router.get("/settings", summary="Global dashboard settings")
