@@ -3,6 +3,7 @@ input, and reads it back as the value the hub's validators expect (None when lef
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 from nicegui import ui
 
 from fleetwatch.errors import InvalidFieldError
+from fleetwatch.hub.api.errors import ApiError
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,31 @@ def values(fields: tuple[Field, ...], elements: dict[str, Any]) -> dict[str, Any
 
 def error_label() -> ui.label:
     return ui.label("").classes("text-sm text-red-500").mark("form-error")
+
+
+async def submit(
+    dialog: ui.dialog,
+    error: ui.label,
+    store: Callable[[], Awaitable[object]],
+    done: Callable[[], object],
+    saved: str | None = None,
+) -> None:
+    """An editor dialog's Save: run `store` (read the inputs, call the service). An invalid field
+    or a refused change is shown in `error` and the dialog stays open; else it closes, `saved`
+    is announced and `done()` refreshes the page."""
+    try:
+        await store()
+    except (InvalidFieldError, ApiError) as exc:
+        error.text = str(exc)
+        return
+    dialog.close()
+    if saved:
+        ui.notify(saved, type="positive")
+    done()
+
+
+def cancel_save_row(dialog: ui.dialog, save: Callable[[], Awaitable[None]], mark: str) -> None:
+    """Cancel and Save at the foot of an editor dialog; `mark` names Save for browser tests."""
+    with ui.row().classes("w-full justify-end gap-2"):
+        ui.button("Cancel", on_click=dialog.close).props("flat")
+        ui.button("Save", on_click=save).mark(mark)

@@ -12,7 +12,6 @@ from nicegui import ui
 
 from fleetwatch.errors import InvalidFieldError
 from fleetwatch.hub.alerts.metrics import METRICS
-from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alert_config
 from fleetwatch.hub.services.users import Principal
@@ -123,18 +122,14 @@ async def _editor(ctx: HubContext, who: Principal, rule: dict[str, Any] | None, 
             events.set_visibility(bool(events.rows))
             events.update()
 
+        async def store() -> None:
+            data = forms.values(FIELDS, elements)
+            for key in ("warning", "critical", "target", "scope_value"):
+                data.setdefault(key, None)
+            await alert_config.save_rule(ctx, data, who.name, rule["id"] if rule else None)
+
         async def save() -> None:
-            try:
-                data = forms.values(FIELDS, elements)
-                for key in ("warning", "critical", "target", "scope_value"):
-                    data.setdefault(key, None)
-                await alert_config.save_rule(ctx, data, who.name, rule["id"] if rule else None)
-            except (InvalidFieldError, ApiError) as exc:
-                error.text = str(exc)
-                return
-            dialog.close()
-            ui.notify("Rule saved", type="positive")
-            done()
+            await forms.submit(dialog, error, store, done, "Rule saved")
 
         async def delete() -> None:
             assert rule is not None

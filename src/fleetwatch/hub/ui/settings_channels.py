@@ -7,8 +7,6 @@ from typing import Any
 
 from nicegui import ui
 
-from fleetwatch.errors import InvalidFieldError
-from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alert_config
 from fleetwatch.hub.services.users import Principal
@@ -124,27 +122,19 @@ async def _editor(
             }
         error = forms.error_label()
 
-        async def save() -> None:
-            try:
-                config = forms.values(CONFIG_FIELDS[state["kind"]], state["config"])
-                data: dict[str, Any] = {"name": name.value, "kind": state["kind"], "config": config}
-                data.update(forms.values(FILTER_FIELDS, filters))
-                data.setdefault("components", None)
-                tw = forms.values(WINDOW_FIELDS, window)
-                data["time_window"] = tw or None
-                await alert_config.save_channel(
-                    ctx, data, who.name, channel["id"] if channel else None
-                )
-            except (InvalidFieldError, ApiError) as exc:
-                error.text = str(exc)
-                return
-            dialog.close()
-            ui.notify("Channel saved", type="positive")
-            done()
+        async def store() -> None:
+            config = forms.values(CONFIG_FIELDS[state["kind"]], state["config"])
+            data: dict[str, Any] = {"name": name.value, "kind": state["kind"], "config": config}
+            data.update(forms.values(FILTER_FIELDS, filters))
+            data.setdefault("components", None)
+            tw = forms.values(WINDOW_FIELDS, window)
+            data["time_window"] = tw or None
+            await alert_config.save_channel(ctx, data, who.name, channel["id"] if channel else None)
 
-        with ui.row().classes("w-full justify-end gap-2"):
-            ui.button("Cancel", on_click=dialog.close).props("flat")
-            ui.button("Save", on_click=save).mark("channel-save")
+        async def save() -> None:
+            await forms.submit(dialog, error, store, done, "Channel saved")
+
+        forms.cancel_save_row(dialog, save, "channel-save")
     dialog.open()
 
 

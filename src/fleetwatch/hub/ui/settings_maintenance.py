@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from nicegui import ui
 
 from fleetwatch.errors import InvalidFieldError
-from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alert_config, dashboard
 from fleetwatch.hub.services.users import Principal
@@ -88,7 +87,7 @@ async def _editor(ctx: HubContext, who: Principal, done: Any) -> None:
         once_row.bind_visibility_from(kind, "value", value="once")
         error = forms.error_label()
 
-        async def save() -> None:
+        async def store() -> None:
             data: dict[str, Any] = {
                 "name": name.value or "",
                 "scope": scope.value,
@@ -96,26 +95,21 @@ async def _editor(ctx: HubContext, who: Principal, done: Any) -> None:
                 "kind": kind.value,
                 "timezone": zone.value or "UTC",
             }
-            try:
-                if kind.value == "once":
-                    data["starts_at"] = local_epoch(starts.value or "", zone.value, "starts_at")
-                    data["ends_at"] = local_epoch(ends.value or "", zone.value, "ends_at")
-                else:
-                    data.update(
-                        weekdays=sorted(days.value or []),
-                        start_time=start_time.value,
-                        end_time=end_time.value,
-                    )
-                await alert_config.save_window(ctx, data, who.name)
-            except (InvalidFieldError, ApiError) as exc:
-                error.text = str(exc)
-                return
-            dialog.close()
-            done()
+            if kind.value == "once":
+                data["starts_at"] = local_epoch(starts.value or "", zone.value, "starts_at")
+                data["ends_at"] = local_epoch(ends.value or "", zone.value, "ends_at")
+            else:
+                data.update(
+                    weekdays=sorted(days.value or []),
+                    start_time=start_time.value,
+                    end_time=end_time.value,
+                )
+            await alert_config.save_window(ctx, data, who.name)
 
-        with ui.row().classes("w-full justify-end gap-2"):
-            ui.button("Cancel", on_click=dialog.close).props("flat")
-            ui.button("Save", on_click=save).mark("mw-save")
+        async def save() -> None:
+            await forms.submit(dialog, error, store, done)
+
+        forms.cancel_save_row(dialog, save, "mw-save")
     dialog.open()
 
 
