@@ -81,7 +81,7 @@ def test_alert_lifecycle_from_ingest(client: SyncClient) -> None:
     alert = alerts[0]
     assert alert["level"] == "CRITICAL" and alert["component"] == "memory"
     assert alert["value"] == 97.5 and alert["threshold"] == 90.0
-    assert alert["message"] == "Critical memory usage: 97.5% (threshold: 95.0%)"
+    assert alert["message"] == "Critical memory usage: 97.5% (threshold: 90.0%)"
     assert alert["server_id"] == server_id and alert["state"] == "firing" and alert["timestamp"]
 
     notes = wait_for(lambda: client.get("/api/dashboard/notifications").json())
