@@ -64,6 +64,30 @@ class ServerInfo:
     fetched_at: float
     #: rule -> the rule with the dashboard's and this server's thresholds applied
     effective: dict[Rule, Rule] = field(default_factory=dict)
+    #: metric -> target -> the condition that governs it (None: no rule applies); built on
+    #: first use from `effective`, dropped with it
+    slots: dict[str, dict[str | None, Slot | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One (metric, target) of one server, resolved once: its state key, its effective rule
+    and what `_breaches` needs, so a reading that breaches nothing costs a lookup and two
+    comparisons."""
+
+    key: str
+    rule: Rule
+    above: bool
+    warning: float | None
+    critical: float | None
+
+    def breaches(self, value: float) -> bool:
+        """Does `value` reach a threshold (no hysteresis: nothing is firing)? Same as
+        `_breaches(self.rule, value)`."""
+        w, c = self.warning, self.critical
+        if self.above:
+            return (w is not None and value >= w) or (c is not None and value >= c)
+        return (w is not None and value <= w) or (c is not None and value <= c)
 
 
 def _server_info(row: Any, now: float) -> ServerInfo:
@@ -186,6 +210,7 @@ class AlertEngine:
         for info in self.servers.values():  # refetched (thresholds too) before next use
             info.fetched_at = 0.0
             info.effective.clear()
+            info.slots.clear()
 
     def mark_acknowledged(self, alert_id: int) -> None:
         self.acknowledged.add(alert_id)
@@ -256,25 +281,36 @@ class AlertEngine:
         states = self.states.setdefault(server_id, {})
         quiet: bool | None = None  # computed only when a condition needs it
         changes: list[Change] = []
+        had_states = bool(states)  # none before: every state made below is `seen`
         seen: set[str] = set()
         for metric, reading in readings.items():
-            candidates = by_metric.get(metric)
-            if not candidates:
+            if not reading or metric not in by_metric:
                 continue
+            slots = info.slots.get(metric)
+            if slots is None:
+                slots = info.slots[metric] = {}
             for target, value in reading:
-                rule = select_rule(candidates, target)
-                if rule is None:
+                try:
+                    slot = slots[target]
+                except KeyError:
+                    slot = slots[target] = self._slot(info, by_metric[metric], metric, target)
+                if slot is None:
                     continue
-                key = f"{metric}|{target or ''}"
-                seen.add(key)
-                rule = self._effective_rule(info, rule)
-                if key not in states and not _breaches(rule, value):
+                key = slot.key
+                if had_states:
+                    seen.add(key)
+                if key not in states and (value is None or not slot.breaches(value)):
                     continue  # nothing pending, nothing firing, nothing to start: no state
                 if quiet is None:
                     quiet = silenced(self.windows, server_id, info.group, ts)
-                change = self._step(server_id, info, key, rule, target, value, ts, quiet)
+                change = self._step(server_id, info, key, slot.rule, target, value, ts, quiet)
                 if change is not None:
                     changes.append(change)
+        if not had_states:
+            if states:
+                for key in [k for k, st in states.items() if _idle(st)]:
+                    del states[key]
+            return changes
         for key, st in list(states.items()):
             metric, _, target = key.partition("|")
             if key in seen or metric not in SNAPSHOT_METRICS:
@@ -293,6 +329,16 @@ class AlertEngine:
         for key in [k for k, st in states.items() if _idle(st)]:
             del states[key]  # back to normal: forget it (the fast path above applies again)
         return changes
+
+    def _slot(
+        self, info: ServerInfo, candidates: list[Rule], metric: str, target: str | None
+    ) -> Slot | None:
+        rule = select_rule(candidates, target)
+        if rule is None:
+            return None
+        rule = self._effective_rule(info, rule)
+        above = rule.comparison == ">"
+        return Slot(f"{metric}|{target or ''}", rule, above, rule.warning, rule.critical)
 
     def _effective_rule(self, info: ServerInfo, rule: Rule) -> Rule:
         """`rule` with the dashboard's default thresholds (built-in global rules) and the
