@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -60,6 +61,19 @@ def open_database(settings: HubSettings) -> Database:
     return db
 
 
+def _settle_heap() -> None:
+    """Tune the garbage collector for a long-running server, once it has started.
+
+    The objects alive after start-up (modules, routes, NiceGUI, SQLAlchemy metadata: several
+    hundred thousand) live as long as the process, yet every full collection walked them all,
+    pausing ingest for tens of milliseconds (the p99 latency). `gc.freeze()` moves them out of
+    the collector's way, and a larger first-generation threshold makes collections rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
     """The hub app; `dashboard=True` also mounts the NiceGUI web UI (once per process)."""
 
@@ -90,6 +104,8 @@ def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
                 name="leader-election",
             )
             log.info("hub ready: %s database, schema current, leader: %s", db.dialect, leading)
+            if dashboard:  # the served hub process (not in-process test apps)
+                _settle_heap()
             yield
         finally:
             if election is not None:

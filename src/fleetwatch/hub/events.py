@@ -19,11 +19,13 @@ from fleetwatch.protocol.models import Snapshot
 
 @dataclass(frozen=True)
 class SnapshotCommitted:
-    """A snapshot of `server_id` taken at `ts` (epoch seconds) is committed to the store."""
+    """A snapshot of `server_id` taken at `ts` (epoch seconds) is committed to the store as
+    `snapshots.id` = `row_id` (duplicates of stored snapshots are not announced)."""
 
     server_id: str
     ts: float
     snapshot: Snapshot
+    row_id: int
 
 
 class Subscription:

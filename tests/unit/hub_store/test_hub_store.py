@@ -108,18 +108,59 @@ def test_write_returns_only_after_commit(db: Database) -> None:
 # --- rollups ------------------------------------------------------------------------------------
 
 
-def test_aggregate_folds_samples_into_buckets() -> None:
-    samples = [
-        ("s", 60.0, {"cpu_percent": 10.0}),
-        ("s", 119.0, {"cpu_percent": 30.0, "load_1": 2.0}),
-        ("s", 120.0, {"cpu_percent": 5.0}),
+def _fold_and_read(
+    engine: Any, batches: list[list[tuple[float, float | None, float | None]]]
+) -> Any:
+    """Insert each batch of (ts, cpu, load) rows for server "s" and fold it, as the writer does."""
+    from fleetwatch.hub.store import timeseries
+    from fleetwatch.hub.store.tables import HOT_METRICS
+
+    with engine.connect() as conn:
+        for batch in batches:
+            with conn.begin():
+                rows = []
+                for i, (ts, cpu, load) in enumerate(batch):
+                    hot = {name: None for name in HOT_METRICS} | {
+                        "cpu_percent": cpu,
+                        "load_1": load,
+                    }
+                    rows.append(
+                        timeseries.SnapshotRow("s", ts, f"{ts}-{i}", tuple(hot.values()), b"x")
+                    )
+                ids = timeseries.insert_snapshots(conn, rows)
+                rollups.fold_rows(conn, [i for i in ids if i is not None])
+        return conn.execute(
+            text(
+                "SELECT bucket, cpu_percent_min, cpu_percent_max, cpu_percent_sum, cpu_percent_n,"
+                " load_1_n, load_1_sum FROM rollup_1m ORDER BY bucket"
+            )
+        ).all()
+
+
+def test_rollups_fold_batches_into_buckets_in_the_database(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(engine)
+    engine.dispose()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO servers (id, hostname, key_hash, key_prefix, created_at) "
+                "VALUES ('s', 'h', 'x', 'fwk_', 0)"
+            )
+        )
+    # two batches touch the same minute: the second merges into the stored bucket
+    got = _fold_and_read(
+        engine, [[(60.0, 10.0, None), (119.0, 30.0, 2.0)], [(90.0, 5.0, None), (120.0, 7.0, None)]]
+    )
+    assert [tuple(r) for r in got] == [
+        (60.0, 5.0, 30.0, 45.0, 3, 1, 2.0),
+        (120.0, 7.0, 7.0, 7.0, 1, 0, None),
     ]
-    buckets = rollups.aggregate(samples, 60)
-    first = buckets[("s", 60.0)]
-    i = 0  # cpu_percent is the first hot metric
-    assert (first.low[i], first.high[i], first.total[i], first.n[i]) == (10.0, 30.0, 40.0, 2)
-    assert buckets[("s", 120.0)].n[i] == 1
+    with engine.connect() as conn:
+        hour = conn.execute(text("SELECT bucket, cpu_percent_n FROM rollup_1h")).all()
+    assert [tuple(r) for r in hour] == [(0.0, 4)]
     assert rollups.bucket_start(3599.9, 3600) == 0.0
+    engine.dispose()
 
 
 # --- migrations ---------------------------------------------------------------------------------

@@ -91,8 +91,17 @@ class SnapshotWrite:
 
 @dataclass(frozen=True)
 class StoreResult:
-    stored: int
-    duplicates: int
+    """Per snapshot of the request, its new `snapshots.id`, or None for a duplicate."""
+
+    row_ids: tuple[int | None, ...]
+
+    @property
+    def stored(self) -> int:
+        return sum(1 for row_id in self.row_ids if row_id is not None)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.row_ids) - self.stored
 
 
 def prepare_snapshots(
@@ -122,19 +131,18 @@ def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreR
     alive = timeseries.existing_servers(conn, [item.server_id for item in items])
     live_items = [item for item in items if item.server_id in alive]
     rows = [row for item in live_items for row in item.rows]
-    stored_flags = timeseries.insert_snapshots(conn, rows) if rows else []
-    new_rows = [row for row, ok in zip(rows, stored_flags, strict=True) if ok]
-    rollups.fold(
-        conn, [(r.server_id, r.ts, dict(zip(HOT_METRICS, r.hot, strict=True))) for r in new_rows]
-    )
+    row_ids = timeseries.insert_snapshots(conn, rows) if rows else []
+    rollups.fold_rows(conn, [row_id for row_id in row_ids if row_id is not None])
     seen: dict[str, float] = {}
     versions: dict[str, str | None] = {}
     for item in live_items:
         seen[item.server_id] = max(item.received_at, seen.get(item.server_id, 0.0))
         versions[item.server_id] = item.agent_version or versions.get(item.server_id)
     newest: dict[str, timeseries.SnapshotRow] = {}
-    for row in new_rows:
-        if row.server_id not in newest or row.ts >= newest[row.server_id].ts:
+    for row, row_id in zip(rows, row_ids, strict=True):
+        if row_id is not None and (
+            row.server_id not in newest or row.ts >= newest[row.server_id].ts
+        ):
             newest[row.server_id] = row
     timeseries.update_servers_latest(
         conn,
@@ -142,13 +150,13 @@ def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreR
     )
     timeseries.touch_servers(conn, [(sid, at) for sid, at in seen.items() if sid not in newest])
     results: list[StoreResult | None] = []
-    flags = iter(stored_flags)
+    ids = iter(row_ids)
     for item in items:
         if item.server_id not in alive:
             results.append(None)
             continue
-        ok = sum(1 for _ in item.rows if next(flags))
-        results.append(StoreResult(ok, len(item.rows) - ok))
+        mine = tuple(next(ids) for _ in item.rows)
+        results.append(StoreResult(mine))
     return results
 
 
@@ -164,8 +172,9 @@ async def ingest_snapshots(
     assert isinstance(result, StoreResult)
     bus = ctx.extras.get("events")
     if bus is not None and bus.has_subscribers:  # publishing never blocks
-        for row, snap in zip(write.rows, snapshots, strict=True):
-            bus.publish(SnapshotCommitted(server_id, row.ts, snap))
+        for row, snap, row_id in zip(write.rows, snapshots, result.row_ids, strict=True):
+            if row_id is not None:  # a duplicate was committed before, and announced then
+                bus.publish(SnapshotCommitted(server_id, row.ts, snap, row_id))
     return result
 
 

@@ -1,8 +1,10 @@
 """Rollup tiers maintained as data arrives: `rollup_1m` and `rollup_1h`.
 
 Each row is one (server, bucket) with, per hot metric, `_min`, `_max`, `_sum` and `_n` (the
-number of non-null values), so a batch of new snapshots is folded in with one upsert per bucket
-(`INSERT .. ON CONFLICT DO UPDATE`, SQLite >= 3.24 and PostgreSQL) and avg = sum / n.
+number of non-null values), so avg = sum / n. A writer batch is folded in by one statement per
+tier that aggregates the just-inserted `snapshots` rows inside the database and merges them
+into the stored buckets (`INSERT .. SELECT .. GROUP BY .. ON CONFLICT DO UPDATE`, SQLite >= 3.24
+and PostgreSQL): no per-value Python work and no parameters per bucket.
 `bucket` is the bucket's start in epoch seconds.
 
 Readers: `TIERS` maps a tier name to (table, bucket width in seconds).
@@ -12,8 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Table
 
@@ -23,51 +23,14 @@ from fleetwatch.hub.store.tables import HOT_METRICS, rollup_1h, rollup_1m
 TIERS: dict[str, tuple[Table, int]] = {"1m": (rollup_1m, 60), "1h": (rollup_1h, 3600)}
 
 
-@dataclass
-class Bucket:
-    """The aggregate of some samples of one server in one bucket (in memory)."""
-
-    n: list[int] = field(default_factory=lambda: [0] * len(HOT_METRICS))
-    low: list[float | None] = field(default_factory=lambda: [None] * len(HOT_METRICS))
-    high: list[float | None] = field(default_factory=lambda: [None] * len(HOT_METRICS))
-    total: list[float | None] = field(default_factory=lambda: [None] * len(HOT_METRICS))
-
-    def add(self, values: Mapping[str, float | None]) -> None:
-        for i, metric in enumerate(HOT_METRICS):
-            value = values.get(metric)
-            if value is None:
-                continue
-            low, high, total = self.low[i], self.high[i], self.total[i]
-            self.low[i] = value if low is None or value < low else low
-            self.high[i] = value if high is None or value > high else high
-            self.total[i] = value if total is None else total + value
-            self.n[i] += 1
-
-
 def bucket_start(ts: float, width_seconds: int) -> float:
     return float(math.floor(ts / width_seconds) * width_seconds)
 
 
-def aggregate(
-    samples: Iterable[tuple[str, float, Mapping[str, float | None]]], width_seconds: int
-) -> dict[tuple[str, float], Bucket]:
-    """Fold `(server_id, ts, hot values)` samples into buckets of `width_seconds`."""
-    buckets: dict[tuple[str, float], Bucket] = {}
-    for server_id, ts, values in samples:
-        key = (server_id, bucket_start(ts, width_seconds))
-        bucket = buckets.get(key)
-        if bucket is None:
-            bucket = buckets[key] = Bucket()
-        bucket.add(values)
-    return buckets
-
-
-@functools.cache
-def _upsert_sql(table: str, placeholder: str) -> str:
-    names = ["server_id", "bucket"]
+def _merge_sets(table: str) -> str:
+    """`DO UPDATE SET ...`: fold the incoming aggregate (`excluded`) into the stored one."""
     sets = []
     for m in HOT_METRICS:
-        names += [f"{m}_min", f"{m}_max", f"{m}_sum", f"{m}_n"]
         old, new = f"{table}.{m}", f"excluded.{m}"
         sets += [
             f"{m}_min = CASE WHEN {new}_min IS NULL THEN {old}_min WHEN {old}_min IS NULL "
@@ -78,28 +41,43 @@ def _upsert_sql(table: str, placeholder: str) -> str:
             f"THEN {new}_sum ELSE {old}_sum + {new}_sum END",
             f"{m}_n = {old}_n + {new}_n",
         ]
+    return ", ".join(sets)
+
+
+def _columns() -> list[str]:
+    names = ["server_id", "bucket"]
+    for m in HOT_METRICS:
+        names += [f"{m}_min", f"{m}_max", f"{m}_sum", f"{m}_n"]
+    return names
+
+
+@functools.cache
+def _fold_sql(table: str, width: int, dialect: str) -> str:
+    """Aggregate the given `snapshots` rows into `table` in the database, one statement.
+
+    SQLite takes the inserted id range (`BETWEEN`: inside the writer's transaction every row
+    in it is this batch's), PostgreSQL the id array.
+    """
+    if dialect == "postgresql":
+        bucket, where = f"floor(ts / {width}) * {width}", "id = ANY(%s)"
+    else:
+        bucket, where = f"CAST(ts / {width} AS INTEGER) * {width}", "id BETWEEN ? AND ?"
+    aggregates = ", ".join(f"min({m}), max({m}), sum({m}), count({m})" for m in HOT_METRICS)
     return (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([placeholder] * len(names))})"
-        f" ON CONFLICT (server_id, bucket) DO UPDATE SET {', '.join(sets)}"
+        f"INSERT INTO {table} ({', '.join(_columns())}) "
+        f"SELECT server_id, {bucket} AS b, {aggregates} FROM snapshots WHERE {where} "
+        f"GROUP BY server_id, b ON CONFLICT (server_id, bucket) DO UPDATE SET {_merge_sets(table)}"
     )
 
 
-def upsert(conn: Connection, table: Table, buckets: Mapping[tuple[str, float], Bucket]) -> None:
-    """Fold in-memory buckets into `table` (one executemany)."""
-    if not buckets:
+def fold_rows(conn: Connection, row_ids: list[int]) -> None:
+    """Add the `snapshots` rows `row_ids` (all inserted by the current transaction) to every
+    tier. The aggregation runs in the database: no values travel back through Python."""
+    if not row_ids:
         return
-    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = _upsert_sql(table.name, placeholder)
-    params = []
-    for (server_id, start), b in buckets.items():
-        row: list[object] = [server_id, start]
-        for i in range(len(HOT_METRICS)):
-            row += [b.low[i], b.high[i], b.total[i], b.n[i]]
-        params.append(tuple(row))
-    conn.exec_driver_sql(sql, params)
-
-
-def fold(conn: Connection, samples: list[tuple[str, float, Mapping[str, float | None]]]) -> None:
-    """Add new samples to every tier."""
+    dialect = conn.dialect.name
+    params: tuple[object, ...] = (
+        (row_ids,) if dialect == "postgresql" else (min(row_ids), max(row_ids))
+    )
     for table, width in TIERS.values():
-        upsert(conn, table, aggregate(samples, width))
+        conn.exec_driver_sql(_fold_sql(table.name, width, dialect), params)

@@ -56,7 +56,7 @@ def _insert_snapshots_sql(rows: int, placeholder: str) -> str:
     return (
         f"INSERT INTO snapshots ({', '.join(_SNAPSHOT_COLUMNS)}) VALUES "
         + ", ".join([one] * rows)
-        + " ON CONFLICT DO NOTHING RETURNING server_id, snapshot_id"
+        + " ON CONFLICT DO NOTHING RETURNING id, server_id, snapshot_id, ts"
     )
 
 
@@ -68,29 +68,35 @@ def existing_servers(conn: Connection, server_ids: Sequence[str]) -> set[str]:
     return {row[0] for row in conn.exec_driver_sql(sql, tuple(unique))}
 
 
-def insert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> list[bool]:
+def insert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> list[int | None]:
     """Insert rows; a row whose (server_id, snapshot_id) is already stored is skipped.
 
-    Returns, per row, whether it was stored (False = duplicate). Rows without a snapshot_id are
-    always stored. Race-free with several writers: the unique index decides, not a pre-check.
+    Returns, per row, its new `snapshots.id`, or None for a duplicate. Rows without a
+    snapshot_id are always stored. Race-free with several writers: the unique index decides,
+    not a pre-check.
     """
     ph = _placeholder(conn)
-    inserted: set[tuple[str, str | None]] = set()
+    by_key: dict[tuple[str, str], int] = {}
+    anonymous: dict[tuple[str, float], list[int]] = {}  # rows without a snapshot_id
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         params: list[object] = []
         for r in chunk:
             params += [r.server_id, r.ts, r.snapshot_id, *r.hot, r.detail]
         result = conn.exec_driver_sql(_insert_snapshots_sql(len(chunk), ph), tuple(params))
-        inserted.update((row[0], row[1]) for row in result)
-    stored: list[bool] = []
+        for row_id, server_id, snapshot_id, ts in result:
+            if snapshot_id is None:
+                anonymous.setdefault((server_id, float(ts)), []).append(int(row_id))
+            else:
+                by_key[(server_id, snapshot_id)] = int(row_id)
+    for ids in anonymous.values():
+        ids.sort()  # RETURNING order is unspecified; ids grow in insertion order
+    stored: list[int | None] = []
     for r in rows:
         if r.snapshot_id is None:
-            stored.append(True)
-            continue
-        key = (r.server_id, r.snapshot_id)
-        stored.append(key in inserted)
-        inserted.discard(key)  # a second copy in the same batch is a duplicate
+            stored.append(anonymous[(r.server_id, r.ts)].pop(0))
+        else:  # a second copy in the same batch is a duplicate
+            stored.append(by_key.pop((r.server_id, r.snapshot_id), None))
     return stored
 
 
