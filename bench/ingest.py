@@ -232,6 +232,22 @@ def run_load(port: int, requests: Iterator[bytes], connections: int, seconds: fl
 # --- the two systems ----------------------------------------------------------------------------
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (uvicorn workers)."""
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    total = 0.0
+    for p in procs:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def sqlite_bytes(db: Path) -> tuple[int, dict[str, int]]:
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -256,7 +272,9 @@ def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, A
             r = httpx.post(f"http://127.0.0.1:{port}/api/register", json={"hostname": f"b{s}"})
             auth.append(f"{r.json()['server_id']}:{r.json()['api_key']}")
         before, _ = sqlite_bytes(data / "fleetwatch.db")
+        cpu_before = tree_cpu_seconds(proc.pid)
         result = run_load(port, hub_requests(fleet, port, auth), args.connections, args.duration)
+        cpu = tree_cpu_seconds(proc.pid) - cpu_before
     finally:
         stop(proc)
     after, tables = sqlite_bytes(data / "fleetwatch.db")
@@ -265,6 +283,7 @@ def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, A
         "load": result,
         "bytes_per_sample": (after - before) / max(samples, 1),
         "tables": tables,
+        "cpu_us_per_payload": cpu / max(result.ok, 1) * 1e6,
     }
 
 
@@ -279,14 +298,20 @@ def bench_vm(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, An
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc)
+        cpu_before = tree_cpu_seconds(proc.pid)
         result = run_load(port, vm_requests(fleet, port), args.connections, args.duration)
+        cpu = tree_cpu_seconds(proc.pid) - cpu_before
         httpx.get(f"http://127.0.0.1:{port}/internal/force_flush", timeout=60)
         time.sleep(2)
     finally:
         stop(proc)
     size = sum(f.stat().st_size for f in storage.rglob("*") if f.is_file())
     samples = result.ok * fleet.numbers_per_payload
-    return {"load": result, "bytes_per_sample": size / max(samples, 1)}
+    return {
+        "load": result,
+        "bytes_per_sample": size / max(samples, 1),
+        "cpu_us_per_payload": cpu / max(result.ok, 1) * 1e6,
+    }
 
 
 def report(hub: dict[str, Any], vm: dict[str, Any] | None, fleet: Fleet) -> None:
@@ -308,6 +333,13 @@ def report(hub: dict[str, Any], vm: dict[str, Any] | None, fleet: Fleet) -> None
         "samples/s",
         h.rate * fleet.numbers_per_payload,
         v.rate * fleet.numbers_per_payload if v else None,
+        "",
+        ",.0f",
+    )
+    line(
+        "server CPU us/payload",
+        hub["cpu_us_per_payload"],
+        vm["cpu_us_per_payload"] if vm else None,
         "",
         ",.0f",
     )
