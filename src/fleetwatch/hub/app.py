@@ -30,7 +30,7 @@ from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
-from fleetwatch.hub.api.fastpath import IngestFastPath
+from fleetwatch.hub.api.fastpath import HubApp
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alerts as alert_service
@@ -117,7 +117,7 @@ def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
             await alert_service.stop_alerts(ctx)
             db.close()
 
-    app = FastAPI(
+    app = HubApp(
         title="fleetwatch hub",
         version=__version__,
         default_response_class=JSONResponse,
@@ -134,7 +134,6 @@ def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
         from fleetwatch.hub.ui import mount_dashboard
 
         mount_dashboard(app)  # last: NiceGUI takes every path no router matched
-    app.add_middleware(IngestFastPath)  # added last = outermost of the app's middlewares
     return app
 
 

@@ -1,12 +1,13 @@
 """The ingest hot path without the framework: `POST /api/metrics` and `POST /api/metrics/live`.
 
 Agents post a snapshot every interval, thousands of hosts at once; for a ~5 KB snapshot the
-ASGI layers (exception, body-limit and exit-stack middlewares, router matching across every
+ASGI layers (error, telemetry and body-limit middlewares, router matching across every
 dashboard route, dependency solving) cost as much CPU as the validation and encoding itself.
-`IngestFastPath` is a plain ASGI middleware, installed outermost, that sends those two routes
-straight to their handlers in `api/ingest.py`; it renders errors exactly as the installed
-exception handlers do. Every other request goes through FastAPI as before, and the routes stay
-registered there (OpenAPI, and the same handlers answer if the middleware is absent).
+`HubApp` is the hub's FastAPI application with one difference: its `__call__` sends those two
+routes straight to their handlers in `api/ingest.py`, before any middleware, and renders errors
+exactly as the installed exception handlers do. Every other request goes through FastAPI as
+usual, and the routes stay registered there (OpenAPI, and the same handlers answer when called
+through the router).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from fleetwatch.hub.api import ingest
 from fleetwatch.hub.api.errors import ApiError, error_body, error_response
@@ -31,15 +33,15 @@ ROUTES: dict[str, Handler] = {
 }
 
 
-class IngestFastPath:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class HubApp(FastAPI):
+    """FastAPI, with the two ingest routes answered before the middleware stack."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
-        if handler is None or scope["method"] != "POST":
-            await self.app(scope, receive, send)
+        if handler is None or scope["method"] != "POST" or scope.get("root_path"):
+            await super().__call__(scope, receive, send)
             return
+        scope["app"] = self  # what Starlette sets, and what `get_ctx` reads
         try:
             response = await handler(Request(scope, receive))
         except ApiError as exc:
