@@ -172,8 +172,9 @@ def render_frame(
     alerts: Sequence[LocalAlert],
     *,
     detailed: bool = False,
+    footer: str | None = None,
 ) -> RenderableType:
-    """One frame of `fleetwatch top`."""
+    """One frame of `fleetwatch top`; `footer` replaces the collection statistics line."""
     metrics: Mapping[str, Any] = snapshot.get("metrics") or {}
     parts: list[RenderableType | None] = [
         _header(snapshot, detailed),
@@ -189,5 +190,5 @@ def render_frame(
             top_details.gpus(snapshot),
             top_details.containers(snapshot),
         ]
-    parts += [_alerts(alerts), _statistics(snapshot, stats)]
+    parts += [_alerts(alerts), Text(footer) if footer else _statistics(snapshot, stats)]
     return Group(*(p for p in parts if p is not None))
