@@ -38,6 +38,8 @@ bench-agent: $(STAMP)
 	$(BIN)/python bench/agent_runtime.py $(RUNTIME_BENCH_ARGS)
 
 bench-hub: $(STAMP)
+	test -x /usr/bin/victoria-metrics \
+		|| (apt-get install -y victoria-metrics || (apt-get update && apt-get install -y victoria-metrics))
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/query.py $(QUERY_BENCH_ARGS)
