@@ -95,8 +95,8 @@ class AgentDaemon:
         config = self.watcher.current
         self.state = RuntimeState(config=config, config_path=config_path)
         ident = (config["server_id"], config["api_key"])
-        self.client = HubClient(self._connection(config), *ident)
-        self.live_client = HubClient(self._connection(config), *ident)
+        self.client = HubClient(self._connection(config), *ident, self._live_demand)
+        self.live_client = HubClient(self._connection(config), *ident, self._live_demand)
         self.logging = AgentLogging(self.base_dir, to_stderr=to_stderr)
         self.logging.apply(config)
         self.buffer = DurableBuffer(
@@ -111,6 +111,12 @@ class AgentDaemon:
         )
         self.governor = BudgetGovernor()
         self.status = StatusLink()
+
+    def _live_demand(self, live: Any) -> None:
+        """A hub answer said whether somebody watches this host (live on demand)."""
+        if self.state.set_live_demand(live):
+            log.info("the hub asks for live samples: somebody is watching this host")
+            self.live.notify()
 
     @staticmethod
     def _connection(config: dict[str, Any]) -> HubConnection:

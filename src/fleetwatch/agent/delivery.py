@@ -27,7 +27,6 @@ from fleetwatch.agent.hub_client import HubClient
 from fleetwatch.agent.remote_config import RemoteConfig
 from fleetwatch.agent.state import RuntimeState
 from fleetwatch.errors import TransportError
-from fleetwatch.protocol.agent_config import interval_seconds
 
 log = logging.getLogger("fleetwatch.agent.delivery")
 
@@ -36,7 +35,9 @@ BATCH_MAX_BYTES = 2 * 1024 * 1024  # JSON bytes before gzip
 MAX_BACKOFF_SECONDS = 300.0
 MIN_BACKOFF_SECONDS = 0.2
 MAX_RETRY_AFTER_SECONDS = 3600.0
-MIN_HEARTBEAT_SECONDS = 30.0
+#: between deliveries, whatever the snapshot interval: the heartbeat's answer also says whether
+#: somebody watches this host on the hub (live on demand), which should start within seconds
+HEARTBEAT_SECONDS = 30.0
 MIN_CONFIG_POLL_SECONDS = 10.0
 #: After a 413 the batch size stays below the refused size for this long.
 CEILING_SECONDS = 600.0
@@ -125,12 +126,11 @@ class Sender:
         if entries:
             self._deliver(entries)
             return
-        interval = interval_seconds(self.state.config)
         poll_due = now - self.last_poll >= MIN_CONFIG_POLL_SECONDS
         if poll_due and self.polled_cycle != self.state.cycles:
             self._poll_config()
             return
-        heartbeat = max(MIN_HEARTBEAT_SECONDS, interval / 2)
+        heartbeat = HEARTBEAT_SECONDS
         if now - self.last_contact >= heartbeat:
             self._ping()
             return

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import platform
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fleetwatch import __version__
-from fleetwatch.agent.transport import HubConnection, check
+from fleetwatch.agent.transport import HubConnection, Response, check
 from fleetwatch.errors import TransportError
 
 
@@ -58,11 +59,23 @@ def registration_info(hub_host: str) -> dict[str, Any]:
 class HubClient:
     """Agent → hub calls over one `HubConnection`, authenticated as `server_id:api_key`."""
 
-    def __init__(self, conn: HubConnection, server_id: str = "", api_key: str = "") -> None:
+    def __init__(
+        self,
+        conn: HubConnection,
+        server_id: str = "",
+        api_key: str = "",
+        on_live_demand: Callable[[Any], None] | None = None,
+    ) -> None:
         self._conn = conn
         self._next_conn: HubConnection | None = None
         self.server_id = server_id
         self.api_key = api_key
+        #: called with the `"live"` value of a hub answer, when the hub sends one (live on demand)
+        self.on_live_demand = on_live_demand
+
+    def _answer(self, data: Any) -> None:
+        if self.on_live_demand is not None and isinstance(data, dict) and "live" in data:
+            self.on_live_demand(data["live"])
 
     @property
     def conn(self) -> HubConnection:
@@ -107,6 +120,7 @@ class HubClient:
         payload = b'{"snapshots":[' + b",".join(bodies) + b"]}"
         resp = self.conn.request("POST", "/api/metrics", payload, authorization=self._auth())
         data = check(resp, f"sending {len(bodies)} snapshot(s)").json()
+        self._answer(data)
         stored = data.get("stored", len(bodies)) if isinstance(data, dict) else len(bodies)
         duplicates = data.get("duplicates", 0) if isinstance(data, dict) else 0
         return Delivery(int(stored), int(duplicates))
@@ -115,11 +129,12 @@ class HubClient:
         """`POST /api/metrics/live` (not buffered: a late live sample has no value)."""
         payload = json.dumps(sample, separators=(",", ":")).encode()
         resp = self.conn.request("POST", "/api/metrics/live", payload, authorization=self._auth())
-        check(resp, "live sample")
+        self._answer(_lenient_json(check(resp, "live sample")))
 
     def ping(self) -> None:
         """`POST /api/ping`: the heartbeat between cycles."""
-        check(self.conn.request("POST", "/api/ping", b"{}", authorization=self._auth()), "ping")
+        resp = self.conn.request("POST", "/api/ping", b"{}", authorization=self._auth())
+        self._answer(_lenient_json(check(resp, "ping")))
 
     def fetch_config(self) -> PendingConfig | None:
         """`GET /api/config/{server_id}`: the pushed configuration, or None when nothing waits."""
@@ -140,3 +155,11 @@ class HubClient:
         path = f"/api/config/{self.server_id}"
         payload = json.dumps(body).encode()
         check(self.conn.request("POST", path, payload, authorization=self._auth()), "config ack")
+
+
+def _lenient_json(resp: Response) -> Any:
+    """The body of an answer whose content is optional (a seed-001 hub may send anything)."""
+    try:
+        return resp.json()
+    except TransportError:
+        return None

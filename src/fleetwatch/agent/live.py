@@ -2,10 +2,13 @@
 
 When `live_enabled`, it posts a live sample to `/api/metrics/live` every
 `live_interval_seconds` with its own collector and its own hub connection, so it never delays
-full snapshots (and they never delay it). Live samples are not buffered: a late "now" has no
-value, and the full snapshots carry the history. While the hub fails, the sampler backs off
-(up to one minute between attempts) and logs the first failure of a streak only. With live mode
-off the thread sleeps on an event, costing nothing until the configuration changes.
+full snapshots (and they never delay it). Live on demand: while the hub says somebody watches
+this host (the `"live"` key of its answers, `RuntimeState.set_live_demand`), it samples at the
+hub's interval (1 s) even with live mode off, and stops when the watch ends. Live samples are
+not buffered: a late "now" has no value, and the full snapshots carry the history. While the
+hub fails, the sampler backs off (up to one minute between attempts) and logs the first failure
+of a streak only. With live mode off and nobody watching, the thread sleeps on an event,
+costing nothing until the configuration changes or the hub asks.
 """
 
 from __future__ import annotations
@@ -73,15 +76,20 @@ class LiveSampler:
         next_at = time.monotonic()
         while not self.state.stop.is_set():
             config = self.state.config
-            if not config["live_enabled"] or not self.client.enrolled:
-                self._wait(None if not config["live_enabled"] else 1.0)
+            demanded = self.state.live_demanded()
+            wanted = config["live_enabled"] or demanded
+            if not wanted or not self.client.enrolled:
+                self._wait(None if not wanted else 1.0)
                 next_at = time.monotonic()
                 continue
+            interval = float(config["live_interval_seconds"])
+            if demanded:  # somebody watches this host on the hub (live on demand)
+                interval = min(interval, self.state.live_demand_interval)
+                next_at = min(next_at, time.monotonic() + interval)
             now = time.monotonic()
             if now < next_at:
                 self._wait(next_at - now)
                 continue
-            interval = float(config["live_interval_seconds"])
             try:
                 self._tick()
             except Exception:  # top of a daemon loop

@@ -23,7 +23,7 @@ from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.api.ratelimit import client_ip, limiter, too_many
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext, get_ctx
-from fleetwatch.hub.services import ingest
+from fleetwatch.hub.services import ingest, live_demand
 from fleetwatch.protocol.models import LiveSample, Registration, Snapshot, SnapshotBatch
 
 router = APIRouter(tags=["ingest"])
@@ -61,8 +61,8 @@ async def _guarded(ctx: HubContext, request: Request, server_id: str, live: bool
                 sample = LiveSample.model_validate_json(raw)
             except ValidationError as exc:
                 raise validation_error(exc) from None
-            await ingest.ingest_live(ctx, server_id, sample)
-            return JSONResponse({"status": "ok"})
+            watch_until = await ingest.ingest_live(ctx, server_id, sample)
+            return JSONResponse(live_demand.answer({"status": "ok"}, watch_until))
         snapshots, batch = parse_snapshots(raw)
         result = await ingest.ingest_snapshots(ctx, server_id, snapshots, batch)
     except ingest.BadTimestamp as exc:
@@ -74,7 +74,8 @@ async def _guarded(ctx: HubContext, request: Request, server_id: str, live: bool
         if exc.status < 500:
             charge_failure(ctx, request)
         raise
-    return JSONResponse({"status": "ok", "stored": result.stored, "duplicates": result.duplicates})
+    body = {"status": "ok", "stored": result.stored, "duplicates": result.duplicates}
+    return JSONResponse(live_demand.answer(body, result.watch_until))
 
 
 @router.post(
@@ -123,15 +124,21 @@ async def post_register(request: Request) -> JSONResponse:
     )
 
 
-@router.post("/api/ping", summary="Agent heartbeat: updates the server's last-seen time")
+@router.post(
+    "/api/ping",
+    summary="Agent heartbeat: updates the server's last-seen time; `live` asks for live samples "
+    "while somebody watches (live on demand)",
+)
 async def post_ping(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     server_id = await authenticate(ctx, request)
     try:
-        await ingest.ping(ctx, server_id)
+        watch_until = await ingest.ping(ctx, server_id)
     except ingest.ServerGone:
         raise unauthorized() from None
-    return JSONResponse({"status": "ok", "server_time": time.time()})
+    return JSONResponse(
+        live_demand.answer({"status": "ok", "server_time": time.time()}, watch_until)
+    )
 
 
 @router.get("/api/ping", summary="Health check (no auth)")

@@ -19,7 +19,7 @@ from fleetwatch.hub.api.auth_dashboard import Principal, require_role
 from fleetwatch.hub.api.errors import ApiError, field_path
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext, get_ctx
-from fleetwatch.hub.services import dashboard, live, retention, servers
+from fleetwatch.hub.services import dashboard, live, live_demand, retention, servers
 from fleetwatch.hub.services import settings as dash_settings
 from fleetwatch.hub.services.history import MAX_HOURS
 from fleetwatch.hub.store import tables
@@ -140,6 +140,31 @@ async def get_live(
     if data is None:
         raise not_found(server_id)
     return JSONResponse(data)
+
+
+@router.post(
+    "/server/{server_id}/live/watch",
+    summary="Live on demand: ask the server's agent to send live samples every second for "
+    "`seconds` (renew while watching)",
+    responses={404: {"model": m.ErrorBody}},
+)
+async def watch_live(
+    ctx: Ctx,
+    _who: Viewer,
+    server_id: ServerId,
+    seconds: Annotated[
+        float,
+        Query(
+            ge=live_demand.MIN_WATCH_SECONDS,
+            le=live_demand.MAX_WATCH_SECONDS,
+            description="How long from now (10-600 s).",
+        ),
+    ] = live_demand.WATCH_SECONDS,
+) -> JSONResponse:
+    until = await live_demand.watch(ctx, server_id, seconds)
+    if until is None:
+        raise not_found(server_id)
+    return JSONResponse({"server_id": server_id, "live_until": until})
 
 
 @router.patch(

@@ -94,6 +94,7 @@ class StoreResult:
     """Per snapshot of the request, its new `snapshots.id`, or None for a duplicate."""
 
     row_ids: tuple[int | None, ...]
+    watch_until: float | None = None  # the server's `live_watch_until` (live on demand)
 
     @property
     def stored(self) -> int:
@@ -128,7 +129,7 @@ def prepare_snapshots(
 
 def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreResult | None]:
     """Writer batch: store many requests' snapshots at once; None for a deleted server."""
-    alive = timeseries.existing_servers(conn, [item.server_id for item in items])
+    alive = timeseries.watched_servers(conn, [item.server_id for item in items])
     live_items = [item for item in items if item.server_id in alive]
     rows = [row for item in live_items for row in item.rows]
     row_ids = timeseries.insert_snapshots(conn, rows) if rows else []
@@ -156,7 +157,7 @@ def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreR
             results.append(None)
             continue
         mine = tuple(next(ids) for _ in item.rows)
-        results.append(StoreResult(mine))
+        results.append(StoreResult(mine, alive[item.server_id]))
     return results
 
 
@@ -178,39 +179,49 @@ async def ingest_snapshots(
     return result
 
 
-def store_live(conn: Connection, items: list[timeseries.LiveRow]) -> list[bool]:
-    """Writer batch: live samples; False for a deleted server."""
-    alive = timeseries.existing_servers(conn, [r.server_id for r in items])
+#: a writer answer for a live sample or a ping: None when the server is gone, else its
+#: `live_watch_until` (live on demand; None when nobody watches)
+Watch = tuple[float | None] | None
+
+
+def store_live(conn: Connection, items: list[timeseries.LiveRow]) -> list[Watch]:
+    """Writer batch: live samples; None for a deleted server."""
+    alive = timeseries.watched_servers(conn, [r.server_id for r in items])
     rows = [r for r in items if r.server_id in alive]
     if rows:
         timeseries.insert_live(conn, rows)
         timeseries.touch_servers(conn, [(r.server_id, time.time()) for r in rows])
-    return [r.server_id in alive for r in items]
+    return [(alive[r.server_id],) if r.server_id in alive else None for r in items]
 
 
-async def ingest_live(ctx: HubContext, server_id: str, sample: LiveSample) -> None:
+async def ingest_live(ctx: HubContext, server_id: str, sample: LiveSample) -> float | None:
+    """Store a live sample; returns the server's `live_watch_until`. Raises ServerGone."""
     ts = parse_time(sample.collected_at, "collected_at", time.time())
     hot = tuple(
         float(v) if v is not None else None
         for v in (getattr(sample, name) for name in timeseries.LIVE_HOT)
     )
     row = timeseries.LiveRow(server_id, ts, hot, codec.pack_json(_json(sample)))
-    if not await ctx.db.write_batched(store_live, row):
+    watch: Watch = await ctx.db.write_batched(store_live, row)
+    if watch is None:
         keys.invalidate_server(ctx, server_id)
         raise ServerGone(server_id)
+    return watch[0]
 
 
-def store_pings(conn: Connection, items: list[tuple[str, float]]) -> list[bool]:
-    alive = timeseries.existing_servers(conn, [server_id for server_id, _ in items])
+def store_pings(conn: Connection, items: list[tuple[str, float]]) -> list[Watch]:
+    alive = timeseries.watched_servers(conn, [server_id for server_id, _ in items])
     timeseries.touch_servers(conn, [item for item in items if item[0] in alive])
-    return [server_id in alive for server_id, _ in items]
+    return [(alive[server_id],) if server_id in alive else None for server_id, _ in items]
 
 
-async def ping(ctx: HubContext, server_id: str) -> None:
-    """Heartbeat: `last_seen` = now."""
-    if not await ctx.db.write_batched(store_pings, (server_id, time.time())):
+async def ping(ctx: HubContext, server_id: str) -> float | None:
+    """Heartbeat: `last_seen` = now; returns the server's `live_watch_until`."""
+    watch: Watch = await ctx.db.write_batched(store_pings, (server_id, time.time()))
+    if watch is None:
         keys.invalidate_server(ctx, server_id)
         raise ServerGone(server_id)
+    return watch[0]
 
 
 async def register(ctx: HubContext, registration: Registration) -> tuple[str, str]:

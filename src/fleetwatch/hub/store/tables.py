@@ -60,6 +60,7 @@ servers = Table(
     Column("agent_version", String(64)),
     Column("latest", LargeBinary),  # compressed JSON of the latest full snapshot
     Column("latest_live", LargeBinary),  # compressed JSON of the latest live sample
+    Column("live_watch_until", Float),  # live on demand: somebody watches until then (A6)
 )
 
 groups = Table(

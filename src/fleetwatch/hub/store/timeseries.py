@@ -60,12 +60,12 @@ def _insert_snapshots_sql(rows: int, placeholder: str) -> str:
     )
 
 
-def existing_servers(conn: Connection, server_ids: Sequence[str]) -> set[str]:
-    """Which of `server_ids` still exist (a server may be deleted while its agent sends)."""
+def watched_servers(conn: Connection, server_ids: Sequence[str]) -> dict[str, float | None]:
+    """Which of `server_ids` still exist, each with its `live_watch_until` (live on demand)."""
     unique = list(dict.fromkeys(server_ids))
     ph = _placeholder(conn)
-    sql = f"SELECT id FROM servers WHERE id IN ({', '.join([ph] * len(unique))})"
-    return {row[0] for row in conn.exec_driver_sql(sql, tuple(unique))}
+    sql = f"SELECT id, live_watch_until FROM servers WHERE id IN ({', '.join([ph] * len(unique))})"
+    return {row[0]: row[1] for row in conn.exec_driver_sql(sql, tuple(unique))}
 
 
 def insert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> list[int | None]:
