@@ -22,6 +22,12 @@ CASES: list[dict[str, Any]] = [
             {"service_name": "nginx", "status": "FAILED", "start_type": "automatic"},
             {"service_name": "backup", "status": "stopped", "start_type": "manual"},
             {"service_name": "ssh", "status": "running"},
+            {
+                "service_name": "cups",
+                "status": "dead",
+                "start_type": "automatic",
+                "discovered": True,
+            },
         ],
         watched_processes={},
     ),

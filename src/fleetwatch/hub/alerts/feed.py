@@ -1,14 +1,20 @@
-"""The alert engine's input: snapshots committed by *any* hub process, tailed from the store.
+"""The alert engine's input: every committed snapshot exactly once, whichever hub process
+committed it.
 
-With several hub processes (uvicorn workers on one SQLite file, replicas on PostgreSQL) only
-the elected leader runs the engine, so it cannot rely on an in-process event: it follows the
-`snapshots` table by row id instead (`poll`, in a reader thread). Each poll reads the rows after
-the last one seen, decodes their documents and keeps only the alert readings.
+Only the elected leader runs the engine. Snapshots that *this* process committed reach it
+in-process (`SnapshotCommitted` on the event bus: the validated model, no decoding; `claim`).
+Snapshots that other processes committed (uvicorn workers on one SQLite file, replicas on
+PostgreSQL) are read back from the `snapshots` table (`plan` / `poll` / `settle`): every poll
+reads the newest row id; ids above the last one settled that no local event claimed become
+*waiting*; an id still unclaimed `grace_seconds` later is fetched from the store and decoded
+into readings (`readings.py`). With one process, a poll is a single `max(id)` query.
 
-Row ids grow in commit order on SQLite (writers are serialised and a new row id is the largest
-plus one). On PostgreSQL a sequence hands out ids at insert time, so a transaction can commit a
-lower id after a higher one became visible: ids skipped by a poll are remembered as *holes* and
-asked for again until `hole_seconds` passed (then they belonged to a rolled-back batch).
+Row ids grow in commit order on SQLite (writers are serialised). On PostgreSQL a sequence hands
+out ids at insert time, so a transaction can commit a lower id after a higher one became
+visible: a waiting id that is not found is asked for again until `hole_seconds` passed (then it
+belonged to a rolled-back batch). Ids read from the store are remembered for `hole_seconds`,
+so a local event that arrives after its row was read (a very late event loop) is not
+evaluated twice. A full event queue drops events; their rows are then read from the store.
 """
 
 from __future__ import annotations
@@ -25,16 +31,13 @@ from fleetwatch.hub.store import codec
 from fleetwatch.hub.store.tables import snapshots
 
 _t = snapshots
-_AFTER = (
-    select(_t.c.id, _t.c.server_id, _t.c.ts, _t.c.detail)
-    .where(_t.c.id > bindparam("after"))
-    .order_by(_t.c.id)
-    .limit(bindparam("limit"))
-)
-_HOLES = select(_t.c.id, _t.c.server_id, _t.c.ts, _t.c.detail).where(
+_BY_ID = select(_t.c.id, _t.c.server_id, _t.c.ts, _t.c.detail).where(
     _t.c.id.in_(bindparam("ids", expanding=True))
 )
-MAX_HOLES = 10_000
+_MAX_ID = select(func.max(_t.c.id))
+#: at most this many ids wait at once (more are noticed by later polls)
+MAX_WAITING = 10_000
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -46,48 +49,98 @@ class Committed:
     readings: dict[str, Reading]
 
 
+@dataclass(frozen=True)
+class Polled:
+    """What one poll read (in a reader thread): the newest id, the rows asked for."""
+
+    top: int
+    found: dict[int, Committed | None]  # None: a row this engine cannot decode
+
+
 class SnapshotFeed:
-    def __init__(self, batch_rows: int = 2000, hole_seconds: float = 30.0) -> None:
+    def __init__(
+        self, batch_rows: int = 2000, hole_seconds: float = 30.0, grace_seconds: float = 0.5
+    ) -> None:
         self.batch_rows = batch_rows
         self.hole_seconds = hole_seconds
-        self.after: int | None = None
-        self.holes: dict[int, float] = {}  # row id -> when first missed (monotonic)
+        self.grace_seconds = grace_seconds
+        self.after: int | None = None  # every id <= after is settled
+        self.noticed = 0  # every id <= noticed is claimed, waiting or settled
+        self.claimed: set[int] = set()  # ids > after evaluated from local events
+        self.waiting: dict[int, float] = {}  # id > after -> first noticed (monotonic)
+        self.fetched: dict[int, float] = {}  # ids read from the store -> when (monotonic)
         self.rows_read = 0
 
     def start(self, conn: Connection) -> None:
         """Begin after the newest row committed so far (older snapshots are not evaluated)."""
-        self.after = int(conn.execute(select(func.max(_t.c.id))).scalar() or 0)
-        self.holes.clear()
+        self.after = self.noticed = int(conn.execute(_MAX_ID).scalar() or 0)
+        self.claimed.clear()
+        self.waiting.clear()
+        self.fetched.clear()
 
-    def poll(self, conn: Connection, metrics: Iterable[str]) -> list[Committed]:
-        """Snapshots committed since the last poll (oldest first), decoded into readings."""
-        if self.after is None:
-            self.start(conn)
-        wanted = tuple(metrics)
-        rows = list(conn.execute(_AFTER, {"after": self.after, "limit": self.batch_rows}))
+    def claim(self, row_id: int) -> bool:
+        """A local event for `row_id`: True when it is to be evaluated (not seen before)."""
+        if row_id in self.fetched or row_id in self.claimed:
+            return False
+        if self.after is None or row_id > self.after:
+            self.claimed.add(row_id)
+            self.waiting.pop(row_id, None)
+        return True
+
+    def plan(self) -> list[int]:
+        """Waiting ids to read from the store now (oldest first, at most `batch_rows`)."""
         now = time.monotonic()
-        late = []
-        if self.holes:
-            late = list(conn.execute(_HOLES, {"ids": list(self.holes)}))
-            for row in late:
-                self.holes.pop(int(row.id), None)
-            self.holes = {i: t for i, t in self.holes.items() if now - t < self.hole_seconds}
-        expected = (self.after or 0) + 1
-        for row in rows:
-            row_id = int(row.id)
-            for missing in range(expected, min(row_id, expected + MAX_HOLES)):
-                self.holes.setdefault(missing, now)
-            expected = row_id + 1
-        if rows:
-            self.after = int(rows[-1].id)
-        if len(self.holes) > MAX_HOLES:
-            self.holes = dict(sorted(self.holes.items())[-MAX_HOLES:])
-        out = []
-        for row in [*late, *rows]:
-            try:
-                readings = read_doc(codec.unpack(row.detail), wanted)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                continue  # not a snapshot document this engine understands: nothing to say
-            out.append(Committed(row.server_id, float(row.ts), readings))
+        due = [i for i, t in self.waiting.items() if now - t >= self.grace_seconds]
+        due.sort()
+        return due[: self.batch_rows]
+
+    def poll(self, conn: Connection, ids: list[int], metrics: Iterable[str]) -> Polled:
+        """(Reader thread) the newest id, and the rows `ids` decoded into readings."""
+        wanted = tuple(metrics)
+        top = int(conn.execute(_MAX_ID).scalar() or 0)
+        found: dict[int, Committed | None] = {}
+        for start in range(0, len(ids), CHUNK):
+            for row in conn.execute(_BY_ID, {"ids": ids[start : start + CHUNK]}):
+                try:
+                    readings = read_doc(codec.unpack(row.detail), wanted)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    found[int(row.id)] = None  # not a snapshot document this engine reads
+                    continue
+                found[int(row.id)] = Committed(row.server_id, float(row.ts), readings)
+        return Polled(top, found)
+
+    def settle(self, asked: list[int], polled: Polled) -> list[Committed]:
+        """Book a poll's answer (event loop thread); the rows to evaluate, oldest first."""
+        now = time.monotonic()
+        if self.after is None:
+            self.after = self.noticed = polled.top
+        out: list[Committed] = []
+        for row_id in asked:
+            if row_id not in polled.found:
+                if now - self.waiting.get(row_id, now) >= self.hole_seconds:
+                    self.waiting.pop(row_id, None)  # never committed: give up
+                continue
+            self.waiting.pop(row_id, None)
+            committed = polled.found[row_id]
+            if row_id in self.claimed:
+                continue  # its local event arrived while the store was read
+            self.fetched[row_id] = now
+            if committed is not None:
+                out.append(committed)
         self.rows_read += len(out)
+        self._notice(polled.top, now)
         return out
+
+    def _notice(self, top: int, now: float) -> None:
+        """Ids up to `top` nobody claimed start waiting; move `after` past settled ids."""
+        room = MAX_WAITING - len(self.waiting)
+        last = min(top, self.noticed + max(room, 0))
+        for row_id in range(self.noticed + 1, last + 1):
+            if row_id not in self.claimed:
+                self.waiting[row_id] = now
+        self.noticed = max(self.noticed, last)
+        self.after = min(self.waiting) - 1 if self.waiting else self.noticed
+        if self.claimed:
+            self.claimed = {i for i in self.claimed if i > self.after}
+        if self.fetched:
+            self.fetched = {i: t for i, t in self.fetched.items() if now - t < self.hole_seconds}

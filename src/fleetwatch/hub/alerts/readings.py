@@ -64,8 +64,8 @@ def _process_down(d: Doc) -> Reading:
 def _service_stopped(d: Doc) -> Reading:
     out: Reading = []
     for svc in d.get("services") or ():
-        if (svc.get("start_type") or "").lower() in MANUAL_START:
-            continue
+        if svc.get("discovered") or (svc.get("start_type") or "").lower() in MANUAL_START:
+            continue  # as `metrics._service_stopped`: only services someone asked to watch
         stopped = str(svc.get("status", "")).lower() in STOPPED_STATES
         out.append((svc["service_name"], 1.0 if stopped else 0.0))
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from fleetwatch.hub.alerts.metrics import MetricSpec
 from fleetwatch.hub.alerts.rules import Transition
@@ -81,46 +81,56 @@ def alert_dict(row: Any, server_name: str | None = None) -> dict[str, Any]:
     }
 
 
+_ROW = tuple(alerts.c)
+_INSERT = alerts.insert().returning(*_ROW)
+_BY_ID = alerts.c.id == bindparam("alert_id")
+_RESOLVE = (
+    update(alerts)
+    .where(_BY_ID)
+    .values(state="resolved", resolved_at=bindparam("ts"), updated_at=bindparam("ts"))
+    .returning(*_ROW)
+)
+_REPEAT = update(alerts).where(_BY_ID).values(value=bindparam("v"), updated_at=bindparam("ts"))
+_LEVEL = _REPEAT.values(level=bindparam("lv"), threshold=bindparam("th"), message=bindparam("msg"))
+_NOTIFIED = {"notified_at": bindparam("ts"), "notify_count": alerts.c.notify_count + 1}
+#: (level changed?, notified?) -> the update statement (built once: compiled once)
+_UPDATES = {
+    (False, False): _REPEAT.returning(*_ROW),
+    (False, True): _REPEAT.values(**_NOTIFIED).returning(*_ROW),
+    (True, False): _LEVEL.returning(*_ROW),
+    (True, True): _LEVEL.values(**_NOTIFIED).returning(*_ROW),
+}
+
+
 def apply_changes(
     conn: Connection, changes: list[Change], open_ids: dict[tuple[str, str], int]
 ) -> list[AlertEvent]:
-    """Write `changes`; `open_ids` ((server, key) -> open alert id) is updated in place."""
+    """Write `changes`; `open_ids` ((server, key) -> open alert id) is updated in place.
+    One statement per change (its `RETURNING` gives the row the event carries)."""
     events: list[AlertEvent] = []
     for ch in changes:
         t = ch.transition
         ident = (ch.server_id, ch.key)
         alert_id = open_ids.get(ident)
-        notified = {"notified_at": ch.ts, "notify_count": alerts.c.notify_count + 1}
         if t.kind == "fired" or alert_id is None:
             if t.kind == "resolved" or t.level is None:
                 continue
-            inserted = conn.execute(
-                alerts.insert().values(
-                    server_id=ch.server_id, rule_id=ch.rule_id, key=ch.key,
-                    component=ch.spec.component, metric=ch.spec.name, target=ch.target,
-                    level=t.level, value=t.value, threshold=t.threshold, message=ch.message,
-                    state="firing", fired_at=ch.ts, updated_at=ch.ts,
-                    notified_at=ch.ts if t.notify else None, notify_count=1 if t.notify else 0,
-                )
-            )  # fmt: skip
-            assert inserted.inserted_primary_key is not None
-            alert_id = int(inserted.inserted_primary_key[0])
-            open_ids[ident] = alert_id
+            row = conn.execute(_INSERT, {
+                "server_id": ch.server_id, "rule_id": ch.rule_id, "key": ch.key,
+                "component": ch.spec.component, "metric": ch.spec.name, "target": ch.target,
+                "level": t.level, "value": t.value, "threshold": t.threshold,
+                "message": ch.message, "state": "firing", "fired_at": ch.ts, "updated_at": ch.ts,
+                "notified_at": ch.ts if t.notify else None, "notify_count": 1 if t.notify else 0,
+            }).one()  # fmt: skip
+            open_ids[ident] = int(row.id)
         elif t.kind == "resolved":
-            conn.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id)
-                .values(state="resolved", resolved_at=ch.ts, updated_at=ch.ts)
-            )
+            row = conn.execute(_RESOLVE, {"alert_id": alert_id, "ts": ch.ts}).one()
             open_ids.pop(ident, None)
         else:
-            values: dict[str, Any] = {"value": t.value, "updated_at": ch.ts}
-            if t.kind != "repeat":
-                values.update(level=t.level, threshold=t.threshold, message=ch.message)
-            if t.notify:
-                values.update(notified)
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
-        row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).one()
+            stmt = _UPDATES[(t.kind != "repeat", t.notify)]
+            params = {"alert_id": alert_id, "v": t.value, "ts": ch.ts, "lv": t.level,
+                      "th": t.threshold, "msg": ch.message}  # fmt: skip
+            row = conn.execute(stmt, params).one()
         events.append(AlertEvent(t.kind, alert_dict(row, ch.server_name), notify=t.notify))
     return events
 
