@@ -73,7 +73,8 @@ def set_alert_view(ctx: HubContext, view: AlertView) -> None:
     ctx.extras[_ALERTS_KEY] = view
 
 
-async def _alert_summary(ctx: HubContext) -> dict[str, Any]:
+async def alert_summary(ctx: HubContext) -> dict[str, Any]:
+    """Alert counts for the overview (zeros until the alerts part plugs in its view)."""
     view: AlertView | None = ctx.extras.get(_ALERTS_KEY)
     empty: dict[str, Any] = {
         "active_alerts": 0,
@@ -137,15 +138,15 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
 
 
 def _read_overview(
-    conn: Connection, known: dict[str, float | None]
+    conn: Connection, known: dict[str, float | None], ids: list[str] | None = None
 ) -> tuple[list[Any], dict[str, str], dict[str, tuple[float | None, dict[str, Any]]]]:
-    """Server rows, group colours, and summaries of servers whose snapshot is not in `known`."""
+    """Server rows (all, or those in `ids`), group colours, and summaries of servers whose
+    snapshot is not in `known`."""
     s = tables.servers.c
-    rows = list(
-        conn.execute(
-            select(*(s[c] for c in OVERVIEW_COLUMNS)).order_by(s.group_name, s.hostname)
-        ).all()
-    )
+    query = select(*(s[c] for c in OVERVIEW_COLUMNS)).order_by(s.group_name, s.hostname)
+    if ids is not None:
+        query = query.where(s.id.in_(ids))
+    rows = list(conn.execute(query).all())
     colors = {r.name: r.color for r in conn.execute(select(tables.groups)).all()}
     stale = [r.id for r in rows if r.id not in known or known[r.id] != r.last_snapshot_at]
     fresh: dict[str, tuple[float | None, dict[str, Any]]] = {}
@@ -169,37 +170,18 @@ async def overview(ctx: HubContext) -> dict[str, Any]:
         present = {r.id for r in rows}
         for server_id in [k for k in cache if k not in present]:
             del cache[server_id]
-    alerts = await _alert_summary(ctx)
+    alerts = await alert_summary(ctx)
     per_server: dict[str, dict[str, int]] = alerts["per_server"]
     now = time.time()
-    defaults = settings.default_thresholds.model_dump()
-    defaults_key = tuple(defaults.values())
     identities: dict[str, tuple[Any, dict[str, Any]]] = ctx.extras.setdefault(
         _IDENTITY_CACHE_KEY, {}
     )
     if len(identities) > 2 * len(rows) + 100:
         identities.clear()
-    servers: list[dict[str, Any]] = []
+    servers = _items(ctx, rows, colors, settings, per_server, now)
     groups: dict[str, dict[str, Any]] = {}
     online = 0
-    empty: dict[str, Any] = {"metrics": None, "disks": []}
-    group_colors = {g: group_color(g, colors) for g in {row.group_name for row in rows}}
-    for row in rows:
-        color = group_colors[row.group_name]
-        key = (row[:-1], color, defaults_key)
-        known_identity = identities.get(row.id)
-        if known_identity is None or known_identity[0] != key:
-            known_identity = identities[row.id] = (key, base_identity(row, color, defaults))
-        entry = cache.get(row.id)
-        counts = per_server.get(row.id) or {}
-        item = {
-            **known_identity[1],
-            **live_fields(row, settings, now),
-            **(entry[1] if entry else empty),
-            "alert_count": counts.get("active", 0),
-            "critical_alert_count": counts.get("critical", 0),
-        }
-        servers.append(item)
+    for item in servers:
         online += item["status"] == "online"
         name = item["group_name"]
         if name:
@@ -227,6 +209,61 @@ async def overview(ctx: HubContext) -> dict[str, Any]:
             "stale_threshold_minutes": settings.stale_threshold_minutes,
         },
     }
+
+
+def _items(
+    ctx: HubContext,
+    rows: list[Any],
+    colors: dict[str, str],
+    settings: DashboardSettings,
+    per_server: dict[str, dict[str, int]],
+    now: float,
+) -> list[dict[str, Any]]:
+    """One overview item per row (OVERVIEW_COLUMNS), from the per-process caches."""
+    cache: dict[str, tuple[float | None, dict[str, Any]]] = ctx.extras.setdefault(_CACHE_KEY, {})
+    identities: dict[str, tuple[Any, dict[str, Any]]] = ctx.extras.setdefault(
+        _IDENTITY_CACHE_KEY, {}
+    )
+    defaults = settings.default_thresholds.model_dump()
+    defaults_key = tuple(defaults.values())
+    empty: dict[str, Any] = {"metrics": None, "disks": []}
+    group_colors = {g: group_color(g, colors) for g in {row.group_name for row in rows}}
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        color = group_colors[row.group_name]
+        key = (row[:-1], color, defaults_key)
+        known_identity = identities.get(row.id)
+        if known_identity is None or known_identity[0] != key:
+            known_identity = identities[row.id] = (key, base_identity(row, color, defaults))
+        entry = cache.get(row.id)
+        counts = per_server.get(row.id) or {}
+        out.append(
+            {
+                **known_identity[1],
+                **live_fields(row, settings, now),
+                **(entry[1] if entry else empty),
+                "alert_count": counts.get("active", 0),
+                "critical_alert_count": counts.get("critical", 0),
+            }
+        )
+    return out
+
+
+async def overview_items(
+    ctx: HubContext, ids: list[str], per_server: dict[str, dict[str, int]]
+) -> dict[str, dict[str, Any]]:
+    """Fresh overview items of the servers in `ids` (those that still exist), as `overview`
+    builds them, reading only those rows; alert counts come from `per_server`. What the
+    dashboard's live feed uses between full refreshes."""
+    if not ids:
+        return {}
+    settings = await get_settings(ctx)
+    cache: dict[str, tuple[float | None, dict[str, Any]]] = ctx.extras.setdefault(_CACHE_KEY, {})
+    known = {i: cache[i][0] for i in ids if i in cache}
+    rows, colors, fresh = await ctx.db.read(lambda conn: _read_overview(conn, known, ids))
+    cache.update(fresh)
+    items = _items(ctx, rows, colors, settings, per_server, time.time())
+    return {item["id"]: item for item in items}
 
 
 def _latest_section(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:

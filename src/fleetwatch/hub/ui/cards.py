@@ -1,7 +1,11 @@
 """HTML fragments for the overview: server cards, group boxes, gauges, bars.
 
 Hundreds of servers would mean thousands of NiceGUI elements; each group renders as one HTML
-element instead (every value escaped), which keeps the page light and fast to update.
+element instead (every value escaped), which keeps the page light and fast to update. Every
+card carries `data-card="<server id>"` and every map row `data-row="<server id>"`, so a live
+update replaces just that card or row in the browser. Fragments are pure ASCII (other
+characters become character references): Python stores an all-ASCII string in one byte per
+character instead of two, and the overview keeps these strings for every open page.
 """
 
 from __future__ import annotations
@@ -76,6 +80,11 @@ def _disk_rows(disks: list[dict[str, Any]], thresholds: Limits, limit: int = 3) 
     return "".join(out)
 
 
+def ascii_html(html: str) -> str:
+    """`html` with every non-ASCII character as a numeric character reference."""
+    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
 def server_card(s: dict[str, Any]) -> str:
     m = s.get("metrics") or {}
     limits = s.get("thresholds")
@@ -86,8 +95,9 @@ def server_card(s: dict[str, Any]) -> str:
         mem_sub = f"{fmt_bytes(m['memory_used'])} / {fmt_bytes(m['memory_total'])}"
     alerts = s.get("alert_count") or 0
     alert_html = f'<span style="color:#ef4444">⚠ {alerts}</span>' if alerts else ""
-    return (
-        f'<a href="/server/{escape(s["id"])}" class="fw-card fw-server-card fw-sc">'
+    return ascii_html(
+        f'<a href="/server/{escape(s["id"])}" data-card="{escape(s["id"])}" '
+        'class="fw-card fw-server-card fw-sc">'
         '<div class="fw-sb">'
         f'<div class="fw-ell"><div class="fw-ell" style="font-weight:700">{escape(s["name"])}</div>'
         f'<div class="fw-muted fw-s11">{escape(s.get("ip_address") or "")}</div>'
@@ -104,47 +114,49 @@ def server_card(s: dict[str, Any]) -> str:
     )
 
 
-def group_grid(name: str, color: str, total: int, members: list[dict[str, Any]]) -> str:
+def group_grid(name: str, color: str, total: int, member_cards: list[str]) -> str:
     """The grid view of one group: its name and count, then its server cards, wrapping."""
-    return (
+    return ascii_html(
         '<div class="fw-group-grid" style="max-width:100%">'
         '<div style="display:flex;align-items:center;gap:8px;margin:4px 0 8px">'
         f'<span class="fw-dot" style="background:{escape(color)}"></span>'
         f'<span class="fw-muted" style="font-weight:600">{escape(name)} ({total})</span></div>'
         '<div style="display:flex;flex-wrap:wrap;gap:12px">'
-        + "".join(server_card(s) for s in members)
+        + "".join(member_cards)
         + "</div></div>"
     )
 
 
-def group_box(name: str, color: str, servers: list[dict[str, Any]]) -> str:
-    """The map view: one box per group with a row per server and a CPU bar."""
-    online = sum(1 for s in servers if s["status"] == "online")
-    rows = []
-    for s in servers:
-        cpu = (s.get("metrics") or {}).get("cpu_percent")
-        cpu_color = family_color(cpu, "cpu", s.get("thresholds"), CPU_COLOR)
-        rows.append(
-            f'<a href="/server/{escape(s["id"])}" data-server="{escape(s["name"])}" '
-            'style="display:flex;align-items:center;gap:8px;padding:6px 8px;margin-top:6px;'
-            "border-radius:8px;background:rgba(127,127,127,.08);color:inherit;"
-            'text-decoration:none">'
-            f"{status_dot(s['status'])}"
-            f'<div style="flex:1;min-width:0"><div style="font-size:12px;white-space:nowrap;'
-            f'overflow:hidden;text-overflow:ellipsis">{escape(s["name"])}</div>'
-            f'<div class="fw-muted" style="font-size:10px">{escape(s.get("ip_address") or "")}'
-            "</div></div>"
-            f'<span class="fw-num" style="font-size:11px;width:34px;text-align:right">'
-            f"{fmt_percent(cpu)}</span>"
-            f'<div style="width:50px">{bar(cpu, cpu_color)}'
-            "</div></a>"
-        )
+def map_row(s: dict[str, Any]) -> str:
+    """One server in a map group box: status dot, name, IP and a CPU bar."""
+    cpu = (s.get("metrics") or {}).get("cpu_percent")
+    cpu_color = family_color(cpu, "cpu", s.get("thresholds"), CPU_COLOR)
+    return ascii_html(
+        f'<a href="/server/{escape(s["id"])}" data-row="{escape(s["id"])}" '
+        f'data-server="{escape(s["name"])}" '
+        'style="display:flex;align-items:center;gap:8px;padding:6px 8px;margin-top:6px;'
+        "border-radius:8px;background:rgba(127,127,127,.08);color:inherit;"
+        'text-decoration:none">'
+        f"{status_dot(s['status'])}"
+        f'<div style="flex:1;min-width:0"><div style="font-size:12px;white-space:nowrap;'
+        f'overflow:hidden;text-overflow:ellipsis">{escape(s["name"])}</div>'
+        f'<div class="fw-muted" style="font-size:10px">{escape(s.get("ip_address") or "")}'
+        "</div></div>"
+        f'<span class="fw-num" style="font-size:11px;width:34px;text-align:right">'
+        f"{fmt_percent(cpu)}</span>"
+        f'<div style="width:50px">{bar(cpu, cpu_color)}'
+        "</div></a>"
+    )
+
+
+def group_box(name: str, color: str, rows: list[str], online: int) -> str:
+    """The map view: one box per group with its servers' rows (`map_row`)."""
     c = escape(color)
-    return (
+    return ascii_html(
         f'<div class="fw-group-box" style="border:1px solid {c};border-radius:12px;padding:12px;'
         f'background:linear-gradient(135deg,{c}26,transparent)">'
         '<div style="display:flex;justify-content:space-between">'
         f'<span style="font-weight:600">{escape(name)}</span>'
-        f'<span class="fw-muted" style="font-size:12px">{online}/{len(servers)} online</span>'
+        f'<span class="fw-muted" style="font-size:12px">{online}/{len(rows)} online</span>'
         f"</div>{''.join(rows)}</div>"
     )

@@ -10,9 +10,10 @@ from typing import Any
 
 from nicegui import ui
 
-from fleetwatch.hub.services import dashboard, users
+from fleetwatch.hub.services import users
 from fleetwatch.hub.services.users import Principal
 from fleetwatch.hub.ui.access import hub_ctx
+from fleetwatch.hub.ui.feed import fleet_feed
 
 STYLE = """
 <style>
@@ -75,7 +76,8 @@ async def frame(who: Principal, title: str) -> None:
     ui.add_head_html(STYLE)
     dark = ui.dark_mode(value=bool(prefs.get("dark", True)))
     ui.page_title(f"{title} · fleetwatch")
-    summary: dict[str, Any] = (await dashboard.overview(ctx))["summary"]
+    # the shared fleet view (no per-page read of the whole fleet just for the bell)
+    summary: dict[str, Any] = (await fleet_feed(ctx).current()).data["summary"]
 
     async def toggle_theme() -> None:
         dark.value = not dark.value

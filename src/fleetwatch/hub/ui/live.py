@@ -3,17 +3,23 @@
 Window 1–30 min, refresh every 2 / 5 / 10 s with pause; the benchmark shows min / avg / max
 over 5–60 min as range bars. Samples come from `services.live` (what the agent's live mode
 sends); charts are updated in place (`chart.options[...]` then `update()`).
+
+Live on demand (A6): while the tab is shown, the page asks the server's agent to stream a
+sample every second (`services.live_demand.watch`, renewed every `WATCH_RENEW_SECONDS`, well
+inside the watch's 90 s); when the tab is left or the page closes, the renewals stop and the
+agent falls back to its own live settings when the watch runs out. The tab polls the store
+only while it is shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from nicegui import ui
 
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.services import live
+from fleetwatch.hub.services import live, live_demand
 from fleetwatch.hub.ui import charts
 from fleetwatch.hub.ui.units import (
     CPU_COLOR,
@@ -28,6 +34,8 @@ from fleetwatch.hub.ui.units import (
 
 WINDOWS = {1: "1 min", 2: "2 min", 5: "5 min", 10: "10 min", 15: "15 min", 30: "30 min"}
 REFRESH = {2: "2 s", 5: "5 s", 10: "10 s"}
+#: how often a shown live tab renews its watch (the watch lasts live_demand.WATCH_SECONDS)
+WATCH_RENEW_SECONDS = 45.0
 BENCH_WINDOWS = {5: "5 min", 15: "15 min", 30: "30 min", 60: "60 min"}
 BENCH_ROWS = (
     ("cpu_percent", "CPU", "%"),
@@ -72,11 +80,22 @@ def _range_bar(stats: dict[str, Any], unit: str) -> str:
     )
 
 
+class Monitor:
+    """What the page tells the tab: whether it is shown."""
+
+    def __init__(self, show: Callable[[bool], Awaitable[None]]) -> None:
+        self.show = show
+
+
 async def monitor(
-    ctx: HubContext, server_id: str, thresholds: Mapping[str, float] | None = None
-) -> None:
-    """Build the tab; it polls the store while the page is open and not paused. Stat cards
-    are coloured by the server's effective `thresholds` (cpu/memory/swap warning, critical)."""
+    ctx: HubContext,
+    server_id: str,
+    thresholds: Mapping[str, float] | None = None,
+    shown: bool = False,
+) -> Monitor:
+    """Build the tab; while it is `shown` (see `Monitor.show`) and not paused it polls the
+    store, and it keeps the server's agent streaming. Stat cards are coloured by the
+    server's effective `thresholds` (cpu/memory/swap warning, critical)."""
     state: dict[str, Any] = {"window": 5, "bench": 15, "paused": False}
     with ui.row().classes("w-full items-center gap-3"):
         ui.toggle(WINDOWS, value=5, on_change=lambda e: _set("window", e.value)).props(
@@ -196,7 +215,19 @@ async def monitor(
         pause.text = "Resume" if state["paused"] else "Pause"
         pause.props(f"icon={'play_arrow' if state['paused'] else 'pause'}")
 
+    async def renew() -> None:
+        await live_demand.watch(ctx, server_id)
+
     pause.on_click(toggle_pause)
-    timer: ui.timer = ui.timer(5.0, tick)
+    timer: ui.timer = ui.timer(5.0, tick, active=False)
+    watcher = ui.timer(WATCH_RENEW_SECONDS, renew, active=False)
     refresh.on_value_change(lambda e: setattr(timer, "interval", float(e.value)))
-    await tick()
+
+    async def show(on: bool) -> None:
+        timer.active = watcher.active = on
+        if on:
+            await renew()
+            await tick()
+
+    await show(shown)
+    return Monitor(show)

@@ -1,26 +1,38 @@
 """The overview page: summary cards, search and filters, grid / list / map, comparison chart.
 
-The view choice (grid, list, map) and the auto-refresh switch are remembered per user. Data
-comes from `services.dashboard.overview` (the same as `GET /api/dashboard`).
+Live: the page draws the shared fleet view of `ui.feed` and the feed pushes changes as servers
+report (at most one update per page every `feed.PUSH_SECONDS`): changed cards or map rows are
+replaced in the browser, summary numbers set, and the page is re-drawn only when a change moves
+servers (status, group, name, servers added or deleted). The whole fleet is re-read at the
+settings' refresh interval (seed 001's 30 s auto-refresh). The view choice (grid, list, map)
+and the live switch are remembered per user.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import time
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from fleetwatch.hub.services import dashboard, users
-from fleetwatch.hub.ui import cards
+from fleetwatch.hub.services import users
 from fleetwatch.hub.ui.access import hub_ctx, page_principal, to_login
+from fleetwatch.hub.ui.feed import Change, fleet_feed
 from fleetwatch.hub.ui.frame import frame
-from fleetwatch.hub.ui.units import CPU_COLOR, MEMORY_COLOR, fmt_ago
+from fleetwatch.hub.ui.overview_render import (
+    GRID_LIMIT,
+    PATCH_JS,
+    Filters,
+    Rendered,
+    render,
+)
+from fleetwatch.hub.ui.overview_render import patch as patch_code
+from fleetwatch.hub.ui.units import CPU_COLOR, MEMORY_COLOR
 
-#: the grid shows at most this many cards (the list view pages through any number)
-GRID_LIMIT = 150
+#: the list view re-sends its rows at most this often (all rows go at once)
+LIST_PUSH_SECONDS = 5.0
 SUMMARY = (
     ("total_servers", "Total servers", "dns", "#3b82f6"),
     ("online_servers", "Online", "wifi", "#22c55e"),
@@ -40,39 +52,6 @@ LIST_COLUMNS: list[dict[str, Any]] = [
     {"name": "alerts", "label": "Alerts", "field": "alerts", "sortable": True},
     {"name": "seen", "label": "Last seen", "field": "seen", "align": "left"},
 ]
-
-
-def matches(server: dict[str, Any], text: str, group: str, status: str) -> bool:
-    """Search by hostname, display name or IP; filter by group and status."""
-    if group != "all" and (server.get("group_name") or "Ungrouped") != group:
-        return False
-    if status != "all" and server.get("status") != status:
-        return False
-    if not text:
-        return True
-    needle = text.lower()
-    hay = (server.get("hostname"), server.get("display_name"), server.get("ip_address"))
-    return any(needle in (h or "").lower() for h in hay)
-
-
-def _list_row(s: dict[str, Any]) -> dict[str, Any]:
-    m = s.get("metrics") or {}
-
-    def r(v: Any) -> float | None:
-        return None if v is None else round(float(v), 1)
-
-    return {
-        "id": s["id"],
-        "status": s["status"],
-        "name": s["name"],
-        "group": s.get("group_name") or "",
-        "ip": s.get("ip_address") or "",
-        "cpu": r(m.get("cpu_percent")),
-        "memory": r(m.get("memory_percent")),
-        "disk": r(m.get("disk_percent_max")),
-        "alerts": s.get("alert_count") or 0,
-        "seen": fmt_ago(s.get("last_seen")),
-    }
 
 
 def _comparison(servers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -107,82 +86,118 @@ def register() -> None:
         if who is None:
             return to_login(request)
         ctx = hub_ctx()
+        feed = fleet_feed(ctx)
         await frame(who, "Overview")
+        ui.add_head_html(PATCH_JS)
         prefs = await users.get_preferences(ctx, who.name)
+        client = ui.context.client
         state: dict[str, Any] = {
-            "data": None,
-            "q": q,
-            "group": "all",
-            "status": "all",
-            "view": prefs.get("view", "grid"),
+            "view": await feed.current(),
+            "filters": Filters(q, "all", "all"),
+            "mode": prefs.get("view", "grid"),
             "compare": False,
+            "live": bool(prefs.get("auto_refresh", True)),
+            "drawn": None,
+            "list_sent": 0.0,
         }
+        numbers: dict[str, ui.label] = {}
 
-        async def load() -> None:
-            state["data"] = await dashboard.overview(ctx)
-            group_select.options = [
-                "all",
-                *sorted({s.get("group_name") or "Ungrouped" for s in state["data"]["servers"]}),
-            ]
-            group_select.update()
-            summary.refresh()
+        def drawn() -> Rendered:
+            return render(feed, state["view"], state["mode"], state["filters"])
+
+        def wants() -> set[str] | None:
+            done: Rendered | None = state["drawn"]
+            return set(done.ids) if state["mode"] == "grid" and done is not None else None
+
+        def on_change(change: Change) -> None:
+            if not state["live"] or client.is_deleted:
+                return
+            state["view"] = change.view
+            set_summary()
+            if change.relayout:
+                redraw()
+                return
+            done: Rendered | None = state["drawn"]
+            if done is None:
+                return
+            if state["mode"] == "list":
+                if change.changed & done.ids and time.monotonic() - state["list_sent"] > (
+                    LIST_PUSH_SECONDS
+                ):
+                    redraw()
+                return
+            code = patch_code(feed, change, state["mode"], done.ids)
+            if code is not None:
+                client.run_javascript(code)
+
+        def set_summary() -> None:
+            values = state["view"].data["summary"]
+            for key, label in numbers.items():
+                text = str(values.get(key, 0))
+                if label.text != text:
+                    label.text = text
+
+        def set_groups() -> None:
+            groups = {s.get("group_name") or "Ungrouped" for s in state["view"].data["servers"]}
+            options = ["all", *sorted(groups)]
+            if group_select.options != options:
+                group_select.options = options
+                group_select.update()
+
+        def redraw() -> None:
+            set_groups()
             body.refresh()
 
         async def set_view(e: Any) -> None:
-            state["view"] = e.value
+            state["mode"] = e.value
             body.refresh()
             await users.set_preference(ctx, who.name, "view", e.value)
 
-        async def set_auto(e: Any) -> None:
-            timer.active = bool(e.value)
+        async def set_live(e: Any) -> None:
+            state["live"] = bool(e.value)
+            if state["live"]:
+                state["view"] = await feed.current()
+                set_summary()
+                redraw()
             await users.set_preference(ctx, who.name, "auto_refresh", bool(e.value))
 
         def set_filter(key: str, value: Any) -> None:
-            state[key] = value or ("" if key == "q" else "all")
+            f: Filters = state["filters"]
+            value = value or ("" if key == "q" else "all")
+            state["filters"] = Filters(**{**f.__dict__, key: value})
             body.refresh()
 
-        @ui.refreshable
         def summary() -> None:
-            data = state["data"]
+            data = state["view"].data
             with ui.grid().classes("w-full gap-3 grid-cols-2 sm:grid-cols-3 lg:grid-cols-6"):
                 for key, label, icon, color in SUMMARY:
                     card = ui.card().classes("fw-card p-3").mark(f"summary-{key}")
                     with card, ui.row().classes("items-center gap-3 no-wrap"):
                         ui.icon(icon).style(f"color:{color}").classes("text-2xl")
                         with ui.column().classes("gap-0"):
-                            if data is None:
-                                ui.skeleton().classes("w-10 h-6")
-                            else:
-                                ui.label(str(data["summary"].get(key, 0))).classes(
-                                    "text-2xl font-bold fw-num"
-                                )
+                            numbers[key] = ui.label(str(data["summary"].get(key, 0))).classes(
+                                "text-2xl font-bold fw-num"
+                            )
                             ui.label(label).classes("text-xs fw-muted")
 
         @ui.refreshable
         def body() -> None:
-            data = state["data"]
-            if data is None:
-                with ui.row().classes("gap-3"):
-                    for _ in range(4):
-                        ui.skeleton().classes("w-64 h-56 rounded-xl")
-                return
-            shown = [
-                s
-                for s in data["servers"]
-                if matches(s, state["q"], state["group"], state["status"])
-            ]
-            ui.label(f"{len(shown)} of {len(data['servers'])} servers").classes(
-                "text-xs fw-muted"
-            ).mark("shown-count")
-            if state["compare"] and shown:
+            done = state["drawn"] = drawn()
+            if state["mode"] == "list":
+                state["list_sent"] = time.monotonic()
+            ui.label(f"{done.shown} of {done.total} servers").classes("text-xs fw-muted").mark(
+                "shown-count"
+            )
+            if state["compare"] and done.shown:
+                shown = [s for s in state["view"].data["servers"] if s["id"] in done.ids]
                 with ui.card().classes("fw-card w-full p-3"):
                     ui.label("CPU and memory across servers").classes("font-semibold")
                     ui.echart(_comparison(shown)).classes("w-full h-72").mark("compare-chart")
-            if state["view"] == "list":
+            if state["mode"] == "list":
                 table = (
                     ui.table(
                         columns=LIST_COLUMNS,
-                        rows=[_list_row(s) for s in shown],
+                        rows=done.rows,
                         row_key="id",
                         pagination={"rowsPerPage": 50, "sortBy": "name"},
                     )
@@ -191,35 +206,15 @@ def register() -> None:
                 )
                 table.on("rowClick", lambda e: ui.navigate.to(f"/server/{e.args[1]['id']}"))
                 return
-            by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            colors: dict[str, str] = {}
-            for s in shown:
-                g = s.get("group_name") or "Ungrouped"
-                by_group[g].append(s)
-                colors[g] = s.get("group_color") or "#64748b"
-            if state["view"] == "map":
+            if state["mode"] == "map":
                 box = ui.card().classes("fw-card w-full p-4").mark("map-view")
-                with (
-                    box,
-                    ui.grid().classes("w-full gap-3 grid-cols-1 md:grid-cols-2 xl:grid-cols-3"),
-                ):
-                    for g in sorted(by_group):
-                        ui.html(cards.group_box(g, colors[g], by_group[g]))
+                grid = ui.grid().classes("w-full gap-3 grid-cols-1 md:grid-cols-2 xl:grid-cols-3")
+                with box, grid:
+                    for part in done.parts:
+                        ui.html(part, sanitize=False)
                 return
-            budget, blocks = GRID_LIMIT, []
-            for g in sorted(by_group):
-                if budget <= 0:
-                    break
-                members = by_group[g][:budget]
-                budget -= len(members)
-                blocks.append(cards.group_grid(g, colors[g], len(by_group[g]), members))
-            # small groups sit side by side; a big group takes the full width and wraps
-            ui.html(
-                '<div style="display:flex;flex-wrap:wrap;gap:16px 28px;align-items:flex-start">'
-                + "".join(blocks)
-                + "</div>"
-            ).classes("w-full").mark("grid-view")
-            if budget <= 0 and len(shown) > GRID_LIMIT:
+            ui.html(done.parts[0], sanitize=False).classes("w-full").mark("grid-view")
+            if done.shown > GRID_LIMIT:
                 ui.label(
                     f"Showing the first {GRID_LIMIT} servers; search, filter or use the"
                     " list view for the rest."
@@ -251,7 +246,7 @@ def register() -> None:
                 ui.space()
                 ui.toggle(
                     {"grid": "Grid", "list": "List", "map": "Map"},
-                    value=state["view"],
+                    value=state["mode"],
                     on_change=set_view,
                 ).props("dense no-caps").mark("view-toggle")
 
@@ -262,14 +257,16 @@ def register() -> None:
                 ui.button(icon="bar_chart", on_click=toggle_compare).props("flat dense").tooltip(
                     "Comparison chart"
                 ).mark("compare-toggle")
-                auto = ui.switch(
-                    "Auto-refresh", value=bool(prefs.get("auto_refresh", True)), on_change=set_auto
+                ui.switch("Live", value=state["live"], on_change=set_live).tooltip(
+                    "Cards update as servers report; off: the page stays as it is"
                 ).mark("auto-refresh")
+            set_groups()
             body()
-            refresh_seconds = 30.0
-            timer = ui.timer(refresh_seconds, load, active=auto.value)
+            refresh = state["view"].data["settings"]["refresh_interval_seconds"]
             ui.label(
-                f"Auto-refresh every {refresh_seconds:.0f} s while on · percent of capacity"
+                "Live: updates pushed as servers report, the whole fleet re-read every"
+                f" {refresh:.0f} s · percent of capacity"
             ).classes("text-xs fw-muted self-center mt-4")
-        ui.timer(0.05, load, once=True)
+        feed.add(client.id, on_change, wants)
+        client.on_delete(lambda: feed.remove(client.id))
         return None

@@ -154,8 +154,9 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
         t_charts = ui.tab("Charts")
         t_procs = ui.tab("Processes")
         t_live = ui.tab("Performance monitor").mark("tab-live")
-    chosen = {"Charts": t_charts, "Processes": t_procs}.get(tab, t_over)
-    with ui.tab_panels(tabs, value=chosen).classes("w-full bg-transparent"):
+    chosen = {"Charts": t_charts, "Processes": t_procs, "Live": t_live}.get(tab, t_over)
+    panels = ui.tab_panels(tabs, value=chosen).classes("w-full bg-transparent")
+    with panels:
         with ui.tab_panel(t_over).classes("gap-3"):
             server_overview.overview_tab(detail, forecasts)
         with ui.tab_panel(t_charts).classes("gap-3"):
@@ -170,7 +171,13 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
         with ui.tab_panel(t_procs):
             _processes_tab(detail)
         with ui.tab_panel(t_live):
-            await live.monitor(ctx, server_id, s.get("thresholds"))
+            monitor = await live.monitor(ctx, server_id, s.get("thresholds"), chosen is t_live)
+
+    async def switched(e: Any) -> None:
+        # the performance monitor polls and keeps the agent streaming only while shown
+        await monitor.show(e.value in (t_live, t_live._props.get("name")))
+
+    panels.on_value_change(switched)
 
 
 def register() -> None:

@@ -1,0 +1,260 @@
+"""The overview's live feed: one shared view of the fleet per hub process, pushed to every
+open overview page.
+
+Every open overview used to keep its own copy of the fleet (a dict per server) and re-read
+it every 30 s. Now one `FleetFeed` (per hub context) holds an immutable `FleetView` that all
+pages share, and renders each server's card and map row once for all of them. While at least
+one overview is open it subscribes to the event bus (`SnapshotCommitted`, published after
+commit) and, every `PUSH_SECONDS`, re-reads only the servers that reported (only those some
+page shows, plus any that were not online) and tells each page which servers changed; pages
+replace just those cards or rows in the browser. It re-reads the whole fleet
+(`services.dashboard.overview`) at the settings' refresh interval (30 s by default): that
+catches what the bus does not carry (servers turning offline as time passes, pings without
+snapshots, alert counts, renames, servers added or deleted). With no overview open there is
+no subscription and no task.
+
+Views and the items in them are never mutated: a change makes a new view, and an unchanged
+server keeps the same item object, which is what the card cache keys on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.events import EventBus, SnapshotCommitted, Subscription
+from fleetwatch.hub.services import dashboard
+from fleetwatch.hub.ui import cards
+
+#: at most one update per page per this many seconds (events in between are coalesced)
+PUSH_SECONDS = 1.5
+#: the whole fleet is re-read at the settings' refresh interval (this until it is known, never
+#: more often than MIN_FULL_SECONDS) while an overview is open
+FULL_SECONDS = 30.0
+MIN_FULL_SECONDS = 5.0
+#: a change in one of these re-draws pages (filters, ordering, group headers depend on them)
+LAYOUT_FIELDS = ("status", "group_name", "group_color", "name", "hostname", "ip_address")
+_KEY = "ui.fleet_feed"
+
+Item = dict[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class FleetView:
+    """`data` as `services.dashboard.overview` returns it; `memo` holds renders that every
+    page with the same filters shares (same string objects, so no copy per page)."""
+
+    data: dict[str, Any]
+    by_id: dict[str, Item]
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Change:
+    view: FleetView
+    changed: frozenset[str]
+    relayout: bool
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Change], None]
+#: the server ids a page shows (None: every server, e.g. the list and map views)
+Wants = Callable[[], set[str] | None]
+
+
+def same(a: Item, b: Item) -> bool:
+    """Equal except for `last_seen` (which moves with every ping)."""
+    return a is b or (a.keys() == b.keys() and all(a[k] == b[k] for k in a if k != "last_seen"))
+
+
+def _with_servers(data: dict[str, Any], servers: list[Item]) -> dict[str, Any]:
+    online = sum(1 for s in servers if s["status"] == "online")
+    groups: dict[str, dict[str, Any]] = {}
+    for s in servers:
+        if name := s["group_name"]:
+            g = groups.setdefault(
+                name, {"name": name, "color": s["group_color"], "servers": 0, "online": 0}
+            )
+            g["servers"] += 1
+            g["online"] += s["status"] == "online"
+    summary = {**data["summary"], "online_servers": online}
+    summary["offline_servers"] = summary["total_servers"] - online
+    groups_list = sorted(groups.values(), key=lambda g: str(g["name"]))
+    return {**data, "summary": summary, "servers": servers, "groups": groups_list}
+
+
+class FleetFeed:
+    def __init__(self, ctx: HubContext) -> None:
+        self.ctx = ctx
+        self.view: FleetView | None = None
+        self._loaded_at = 0.0
+        self._listeners: dict[str, tuple[Listener, Wants]] = {}
+        self._sub: Subscription | None = None
+        self._dropped = 0
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._stale: set[str] = set()
+        self._cards: dict[str, tuple[Item, str]] = {}
+        self._rows: dict[str, tuple[Item, str]] = {}
+
+    async def current(self) -> FleetView:
+        """The shared view; re-read when older than the refresh interval (`PUSH_SECONDS`
+        while no overview is open, since nothing keeps it current then)."""
+        max_age = self._full_every() if self._task is not None else PUSH_SECONDS
+        change = None
+        async with self._lock:
+            if self.view is None or time.monotonic() - self._loaded_at > max_age:
+                change = await self._full()
+        if change is not None and self.view is not None:
+            self._notify(change)
+        assert self.view is not None
+        return self.view
+
+    def card(self, item: Item) -> str:
+        """The grid card of `item`, rendered once per item for every page."""
+        hit = self._cards.get(item["id"])
+        if hit is None or hit[0] is not item:
+            hit = self._cards[item["id"]] = (item, cards.server_card(item))
+        return hit[1]
+
+    def map_row(self, item: Item) -> str:
+        hit = self._rows.get(item["id"])
+        if hit is None or hit[0] is not item:
+            hit = self._rows[item["id"]] = (item, cards.map_row(item))
+        return hit[1]
+
+    def add(self, key: str, listener: Listener, wants: Wants) -> None:
+        """Push changes to `listener` until `remove(key)`."""
+        self._listeners[key] = (listener, wants)
+        if self._task is None:
+            bus: EventBus = self.ctx.extras.setdefault("events", EventBus())
+            self._sub = bus.subscribe("dashboard", (SnapshotCommitted,), maxsize=20_000)
+            self._dropped = 0
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def remove(self, key: str) -> None:
+        self._listeners.pop(key, None)
+
+    async def _run(self) -> None:
+        try:
+            while self._listeners:
+                await asyncio.sleep(PUSH_SECONDS)
+                try:
+                    await self._tick()
+                except Exception:  # a failed read must not end the pushes
+                    self._loaded_at = 0.0
+        finally:
+            bus: EventBus | None = self.ctx.extras.get("events")
+            if bus is not None and self._sub is not None:
+                bus.unsubscribe(self._sub)
+            self._sub, self._task = None, None
+
+    async def _tick(self) -> None:
+        sub = self._sub
+        ids = {e.server_id for e in sub.drain(sub.queue.maxsize)} if sub else set()
+        dropped = sub is not None and sub.dropped != self._dropped
+        if sub is not None:
+            self._dropped = sub.dropped
+        change: Change | None
+        async with self._lock:
+            if (
+                dropped
+                or self.view is None
+                or time.monotonic() - self._loaded_at >= self._full_every()
+            ):
+                change = await self._full()
+            elif ids:
+                change = await self._partial(ids)
+            else:
+                return
+        if change is not None:
+            self._notify(change)
+
+    def _full_every(self) -> float:
+        """The settings' refresh interval (seed 001's auto-refresh, 30 s by default)."""
+        if self.view is None:
+            return FULL_SECONDS
+        seconds = self.view.data["settings"].get("refresh_interval_seconds") or FULL_SECONDS
+        return max(float(seconds), MIN_FULL_SECONDS)
+
+    def _notify(self, change: Change) -> None:
+        for listener, _wants in list(self._listeners.values()):
+            listener(change)
+
+    async def _full(self) -> Change:
+        data = await dashboard.overview(self.ctx)
+        self._loaded_at = time.monotonic()
+        self._stale.clear()
+        old = self.view
+        if old is None:
+            self.view = FleetView(data, {s["id"]: s for s in data["servers"]})
+            return Change(self.view, frozenset(), True)
+        servers: list[Item] = []
+        changed: set[str] = set()
+        relayout = [s["id"] for s in data["servers"]] != [s["id"] for s in old.data["servers"]]
+        for item in data["servers"]:
+            prev = old.by_id.get(item["id"])
+            if prev is not None and same(prev, item):
+                servers.append(prev)
+                continue
+            servers.append(item)
+            changed.add(item["id"])
+            relayout = relayout or prev is None or _moved(prev, item)
+        self.view = FleetView({**data, "servers": servers}, {s["id"]: s for s in servers})
+        present = self.view.by_id
+        for cache in (self._cards, self._rows):
+            for gone in [k for k in cache if k not in present]:
+                del cache[gone]
+        return Change(self.view, frozenset(changed), relayout)
+
+    def _wanted(self) -> set[str] | None:
+        union: set[str] = set()
+        for _listener, wants in self._listeners.values():
+            ids = wants()
+            if ids is None:
+                return None
+            union |= ids
+        return union
+
+    async def _partial(self, ids: set[str]) -> Change | None:
+        view = self.view
+        assert view is not None
+        ids |= self._stale
+        wanted = self._wanted()
+        waking = {i for i in ids if (view.by_id.get(i) or {}).get("status") != "online"}
+        fetch = ids if wanted is None else (ids & wanted) | waking
+        self._stale = ids - fetch
+        if not fetch:
+            return None
+        counts = {
+            i: {"active": it["alert_count"], "critical": it["critical_alert_count"]}
+            for i in fetch
+            if (it := view.by_id.get(i)) is not None
+        }
+        fresh = await dashboard.overview_items(self.ctx, sorted(fetch), counts)
+        if any(i not in view.by_id or i not in fresh for i in fetch):
+            return await self._full()  # a server was added or deleted
+        changed = {i for i in fetch if not same(view.by_id[i], fresh[i])}
+        if not changed:
+            return None
+        relayout = any(_moved(view.by_id[i], fresh[i]) for i in changed)
+        by_id = {**view.by_id, **{i: fresh[i] for i in changed}}
+        servers = [by_id[s["id"]] for s in view.data["servers"]]
+        self.view = FleetView(_with_servers(view.data, servers), by_id)
+        return Change(self.view, frozenset(changed), relayout)
+
+
+def _moved(a: Item, b: Item) -> bool:
+    return any(a.get(f) != b.get(f) for f in LAYOUT_FIELDS)
+
+
+def fleet_feed(ctx: HubContext) -> FleetFeed:
+    """The feed of this hub process (made on first use)."""
+    feed: FleetFeed | None = ctx.extras.get(_KEY)
+    if feed is None:
+        feed = ctx.extras[_KEY] = FleetFeed(ctx)
+    return feed
