@@ -12,13 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, select, text
 
 from factories import make_snapshot
 from fleetwatch.errors import ConfigError
 from fleetwatch.hub.api.ratelimit import RateLimiter
 from fleetwatch.hub.settings import load_settings
-from fleetwatch.hub.store import codec, rollups
+from fleetwatch.hub.store import codec, rollups, tables
 from fleetwatch.hub.store.database import Database, make_engine
 from fleetwatch.hub.store.migrate import head_revision, upgrade
 from fleetwatch.hub.store.tables import metadata
@@ -148,17 +148,35 @@ def test_rollups_fold_batches_into_buckets_in_the_database(tmp_path: Path) -> No
                 "VALUES ('s', 'h', 'x', 'fwk_', 0)"
             )
         )
-    # two batches touch the same minute: the second merges into the stored bucket
+    # batches touch the same minutes: later ones merge into the stored buckets; a bucket
+    # holding one value stores only its sum (min/max NULL) until a second value arrives
     got = _fold_and_read(
-        engine, [[(60.0, 10.0, None), (119.0, 30.0, 2.0)], [(90.0, 5.0, None), (120.0, 7.0, None)]]
+        engine,
+        [
+            [(60.0, 10.0, None), (119.0, 30.0, 2.0)],
+            [(90.0, 5.0, None), (120.0, 7.0, None)],
+            [(180.0, 4.0, None)],
+        ],
     )
     assert [tuple(r) for r in got] == [
         (60.0, 5.0, 30.0, 45.0, 3, 1, 2.0),
-        (120.0, 7.0, 7.0, 7.0, 1, 0, None),
+        (120.0, None, None, 7.0, 1, 0, None),
+        (180.0, None, None, 4.0, 1, 0, None),
     ]
+    got = _fold_and_read(engine, [[(150.0, 9.0, None), (181.0, 1.0, 3.0)]])
+    assert [tuple(r) for r in got] == [
+        (60.0, 5.0, 30.0, 45.0, 3, 1, 2.0),
+        (120.0, 7.0, 9.0, 16.0, 2, 0, None),
+        (180.0, 1.0, 4.0, 5.0, 2, 1, 3.0),
+    ]
+    t = tables.rollup_1m
     with engine.connect() as conn:
         hour = conn.execute(text("SELECT bucket, cpu_percent_n FROM rollup_1h")).all()
-    assert [tuple(r) for r in hour] == [(0.0, 4)]
+        read = conn.execute(
+            select(rollups.low(t, "load_1"), rollups.high(t, "load_1")).order_by(t.c.bucket)
+        ).all()
+    assert [tuple(r) for r in hour] == [(0.0, 7)]
+    assert [tuple(r) for r in read] == [(2.0, 2.0), (None, None), (3.0, 3.0)]
     assert rollups.bucket_start(3599.9, 3600) == 0.0
     engine.dispose()
 

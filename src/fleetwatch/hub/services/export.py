@@ -28,6 +28,7 @@ from fleetwatch.hub.services.servers import hot_summary
 from fleetwatch.hub.services.settings import DashboardSettings, get_settings
 from fleetwatch.hub.store import tables
 from fleetwatch.hub.store.codec import unpack
+from fleetwatch.hub.store.rollups import high, low
 
 RESOLUTIONS = ("auto", "raw", "1m", "1h")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -88,7 +89,7 @@ def read_points(
     t = tables.rollup_1m if resolution == "1m" else tables.rollup_1h
     cols = []
     for n in tables.HOT_METRICS:
-        cols += [t.c[f"{n}_sum"], t.c[f"{n}_n"], t.c[f"{n}_min"], t.c[f"{n}_max"]]
+        cols += [t.c[f"{n}_sum"], t.c[f"{n}_n"], low(t, n), high(t, n)]
     rows = conn.execute(
         select(t.c.bucket, *cols)
         .where(t.c.server_id == server_id, t.c.bucket >= start)

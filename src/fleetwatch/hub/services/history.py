@@ -23,6 +23,7 @@ from fleetwatch.hub.services.settings import DashboardSettings
 if TYPE_CHECKING:
     from fleetwatch.hub.services.history_cache import HistoryCache
 from fleetwatch.hub.store import tables
+from fleetwatch.hub.store.rollups import high, low
 
 MAX_POINTS = 720
 MAX_HOURS = 2160
@@ -96,16 +97,16 @@ def _rollup_query(tier: str, step: int, names: tuple[str, ...], dialect: str) ->
     if step == TIER_SECONDS[tier]:  # one row per point: no grouping
         plain: list[Any] = [t.c.bucket]
         for name in names:
-            plain += [t.c[f"{name}_min"], t.c[f"{name}_sum"], t.c[f"{name}_n"], t.c[f"{name}_max"]]
+            plain += [low(t, name), t.c[f"{name}_sum"], t.c[f"{name}_n"], high(t, name)]
         return select(*plain).where(*where).order_by(t.c.bucket)
     b = bucket_expr(t.c.bucket, step, dialect).label("b")
     cols: list[Any] = [b]
     for name in names:
         cols += [
-            func.min(t.c[f"{name}_min"]),
+            func.min(low(t, name)),
             func.sum(t.c[f"{name}_sum"]),
             func.sum(t.c[f"{name}_n"]),
-            func.max(t.c[f"{name}_max"]),
+            func.max(high(t, name)),
         ]
     return select(*cols).where(*where).group_by(b).order_by(b)
 

@@ -28,7 +28,7 @@ from fleetwatch.errors import FleetwatchError
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.events import SnapshotCommitted
 from fleetwatch.hub.services import keys
-from fleetwatch.hub.store import codec, rollups, timeseries
+from fleetwatch.hub.store import codec, references, rollups, timeseries
 from fleetwatch.hub.store.tables import HOT_METRICS, servers
 from fleetwatch.protocol.models import LiveSample, Registration, Snapshot
 
@@ -87,6 +87,7 @@ class SnapshotWrite:
     rows: list[timeseries.SnapshotRow]
     received_at: float
     agent_version: str | None
+    offer: references.Offer | None = None  # the server's compression reference to ensure
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class StoreResult:
 
     row_ids: tuple[int | None, ...]
     watch_until: float | None = None  # the server's `live_watch_until` (live on demand)
+    reference: references.Reference | None = None  # ensured for the write's offer
 
     @property
     def stored(self) -> int:
@@ -106,25 +108,33 @@ class StoreResult:
 
 
 def prepare_snapshots(
-    server_id: str, snapshots: list[Snapshot], received_at: float, field_prefix: str = ""
+    server_id: str,
+    snapshots: list[Snapshot],
+    received_at: float,
+    field_prefix: str = "",
+    refs: references.References | None = None,
 ) -> SnapshotWrite:
     """Everything CPU-bound (hot values, encoding) happens here, outside the writer thread."""
+    refs = refs or references.References()
     rows = []
+    offer = None
     for i, snap in enumerate(snapshots):
         where = f"{field_prefix}[{i}]." if field_prefix else ""
         ts = parse_time(snap.collected_at, f"{where}collected_at", received_at)
         hot = hot_values(snap)
+        detail, offered = refs.pack(server_id, _json(snap), received_at)
+        offer = offered or offer
         rows.append(
             timeseries.SnapshotRow(
                 server_id=server_id,
                 ts=ts,
                 snapshot_id=snap.snapshot_id,
                 hot=tuple(hot[name] for name in HOT_METRICS),
-                detail=codec.pack_json(_json(snap)),
+                detail=detail,
             )
         )
     version = next((s.agent.version for s in reversed(snapshots) if s.agent), None) or None
-    return SnapshotWrite(server_id, rows, received_at, version)
+    return SnapshotWrite(server_id, rows, received_at, version, offer)
 
 
 def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreResult | None]:
@@ -157,7 +167,10 @@ def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreR
             results.append(None)
             continue
         mine = tuple(next(ids) for _ in item.rows)
-        results.append(StoreResult(mine, alive[item.server_id]))
+        ref = None
+        if item.offer is not None:
+            ref = references.ensure(conn, item.server_id, item.offer, item.received_at)
+        results.append(StoreResult(mine, alive[item.server_id], ref))
     return results
 
 
@@ -165,12 +178,17 @@ async def ingest_snapshots(
     ctx: HubContext, server_id: str, snapshots: list[Snapshot], batch: bool = False
 ) -> StoreResult:
     """Store snapshots of `server_id`; returns after commit. Raises ServerGone, BadTimestamp."""
-    write = prepare_snapshots(server_id, snapshots, time.time(), "snapshots" if batch else "")
+    refs = _references(ctx)
+    prefix = "snapshots" if batch else ""
+    write = prepare_snapshots(server_id, snapshots, time.time(), prefix, refs)
     result = await ctx.db.write_batched(store_snapshots, write)
     if result is None:
         keys.invalidate_server(ctx, server_id)
+        refs.forget(server_id)
         raise ServerGone(server_id)
     assert isinstance(result, StoreResult)
+    if result.reference is not None:  # committed: later snapshots are packed against it
+        refs.adopt(server_id, result.reference)
     bus = ctx.extras.get("events")
     if bus is not None and bus.has_subscribers:  # publishing never blocks
         for row, snap, row_id in zip(write.rows, snapshots, result.row_ids, strict=True):
@@ -178,6 +196,17 @@ async def ingest_snapshots(
                 bus.publish(SnapshotCommitted(server_id, row.ts, snap, row_id))
     return result
 
+
+def _references(ctx: HubContext) -> references.References:
+    refs = ctx.extras.get(REFERENCES_KEY)
+    if refs is None:
+        refs = ctx.extras[REFERENCES_KEY] = references.References()
+    assert isinstance(refs, references.References)
+    return refs
+
+
+#: ctx.extras key: this process's compression reference per server
+REFERENCES_KEY = "ingest.references"
 
 #: a writer answer for a live sample or a ping: None when the server is gone, else its
 #: `live_watch_until` (live on demand; None when nobody watches)

@@ -40,6 +40,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from fleetwatch.hub.store import codec, references
+
 log = logging.getLogger("fleetwatch.hub.store")
 
 T = TypeVar("T")
@@ -132,8 +134,11 @@ class Database:
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
         self.checkpoints = 0
+        # `codec.unpack` finds this database's compression references through it
+        self._references = references.source_for(self.engine)
 
     def start(self) -> None:
+        codec.register_source(self._references)
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="fleetwatch-writer", daemon=True)
             self._thread.start()
@@ -158,6 +163,7 @@ class Database:
             self._checkpointer = None
         # reads not started yet were cancelled with their callers or still run now
         self._readers.shutdown(wait=True)
+        codec.unregister_source(self._references)
         self.engine.dispose()
 
     def _checkpoint_loop(self) -> None:

@@ -1,7 +1,10 @@
 """Rollup tiers maintained as data arrives: `rollup_1m` and `rollup_1h`.
 
 Each row is one (server, bucket) with, per hot metric, `_min`, `_max`, `_sum` and `_n` (the
-number of non-null values), so avg = sum / n. A writer batch is folded in by one statement per
+number of non-null values), so avg = sum / n. A bucket with a single value (the usual 1-minute
+bucket of an agent reporting every minute) stores only `_sum`, with `_min` and `_max` NULL
+(SQLite stores a NULL in no bytes: ~160 bytes less per row); readers use `low()` and `high()`,
+which give the value back. A writer batch is folded in by one statement per
 tier that aggregates the just-inserted `snapshots` rows inside the database and merges them
 into the stored buckets (`INSERT .. SELECT .. GROUP BY .. ON CONFLICT DO UPDATE`, SQLite >= 3.24
 and PostgreSQL): no per-value Python work and no parameters per bucket.
@@ -14,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, func
 
 from fleetwatch.hub.store.tables import HOT_METRICS, rollup_1h, rollup_1m
 
@@ -27,16 +31,32 @@ def bucket_start(ts: float, width_seconds: int) -> float:
     return float(math.floor(ts / width_seconds) * width_seconds)
 
 
+def low(table: Table, metric: str) -> Any:
+    """The bucket's minimum of `metric` (the value itself in a single-value bucket)."""
+    return func.coalesce(table.c[f"{metric}_min"], table.c[f"{metric}_sum"])
+
+
+def high(table: Table, metric: str) -> Any:
+    """The bucket's maximum of `metric` (the value itself in a single-value bucket)."""
+    return func.coalesce(table.c[f"{metric}_max"], table.c[f"{metric}_sum"])
+
+
+def _pick(a: str, b: str, op: str) -> str:
+    """SQL: `a` or `b`, whichever is smaller (`op` "<") or larger (">"), NULLs ignored."""
+    return f"CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL OR {a} {op} {b} THEN {a} ELSE {b} END"
+
+
 def _merge_sets(table: str) -> str:
-    """`DO UPDATE SET ...`: fold the incoming aggregate (`excluded`) into the stored one."""
+    """`DO UPDATE SET ...`: fold the incoming aggregate (`excluded`) into the stored one
+    (SET expressions read the stored row's old values, in SQLite and PostgreSQL alike)."""
     sets = []
     for m in HOT_METRICS:
         old, new = f"{table}.{m}", f"excluded.{m}"
+        single = f"{old}_n + {new}_n <= 1"
+        for end, op in (("min", "<"), ("max", ">")):
+            a, b = f"COALESCE({old}_{end}, {old}_sum)", f"COALESCE({new}_{end}, {new}_sum)"
+            sets.append(f"{m}_{end} = CASE WHEN {single} THEN NULL ELSE {_pick(a, b, op)} END")
         sets += [
-            f"{m}_min = CASE WHEN {new}_min IS NULL THEN {old}_min WHEN {old}_min IS NULL "
-            f"OR {new}_min < {old}_min THEN {new}_min ELSE {old}_min END",
-            f"{m}_max = CASE WHEN {new}_max IS NULL THEN {old}_max WHEN {old}_max IS NULL "
-            f"OR {new}_max > {old}_max THEN {new}_max ELSE {old}_max END",
             f"{m}_sum = CASE WHEN {new}_sum IS NULL THEN {old}_sum WHEN {old}_sum IS NULL "
             f"THEN {new}_sum ELSE {old}_sum + {new}_sum END",
             f"{m}_n = {old}_n + {new}_n",
@@ -62,7 +82,11 @@ def _fold_sql(table: str, width: int, dialect: str) -> str:
         bucket, where = f"floor(ts / {width}) * {width}", "id = ANY(%s)"
     else:
         bucket, where = f"CAST(ts / {width} AS INTEGER) * {width}", "id BETWEEN ? AND ?"
-    aggregates = ", ".join(f"min({m}), max({m}), sum({m}), count({m})" for m in HOT_METRICS)
+    aggregates = ", ".join(
+        f"CASE WHEN count({m}) > 1 THEN min({m}) END, CASE WHEN count({m}) > 1 THEN max({m}) END, "
+        f"sum({m}), count({m})"
+        for m in HOT_METRICS
+    )
     return (
         f"INSERT INTO {table} ({', '.join(_columns())}) "
         f"SELECT server_id, {bucket} AS b, {aggregates} FROM snapshots WHERE {where} "

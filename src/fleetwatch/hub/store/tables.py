@@ -106,6 +106,17 @@ def _rollup(name: str) -> Table:
 rollup_1m = _rollup("rollup_1m")
 rollup_1h = _rollup("rollup_1h")
 
+#: per-server compression references (store/references.py); `key` = hash of the text
+codec_refs = Table(
+    "codec_refs",
+    metadata,
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("server_id", String(36), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # codec.pack_json of the reference text
+    Index("ix_codec_refs_server", "server_id", "created"),
+)
+
 live_samples = Table(
     "live_samples",
     metadata,
