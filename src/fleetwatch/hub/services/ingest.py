@@ -116,14 +116,13 @@ def prepare_snapshots(
 ) -> SnapshotWrite:
     """Everything CPU-bound (hot values, encoding) happens here, outside the writer thread."""
     refs = refs or references.References()
+    texts = [_json(snap) for snap in snapshots]
+    details, offer = refs.pack(server_id, texts, received_at) if texts else ([], None)
     rows = []
-    offer = None
-    for i, snap in enumerate(snapshots):
+    for i, (snap, detail) in enumerate(zip(snapshots, details, strict=True)):
         where = f"{field_prefix}[{i}]." if field_prefix else ""
         ts = parse_time(snap.collected_at, f"{where}collected_at", received_at)
         hot = hot_values(snap)
-        detail, offered = refs.pack(server_id, _json(snap), received_at)
-        offer = offered or offer
         rows.append(
             timeseries.SnapshotRow(
                 server_id=server_id,

@@ -39,9 +39,6 @@ class Reference:
     created: float
     baseline: int = field(default=0)  # size of the first blob packed against it here
 
-    def pack(self, text: bytes) -> bytes:
-        return codec.pack_json_with(self.key, self.zdict, text)
-
 
 @dataclass(frozen=True)
 class Offer:
@@ -58,19 +55,24 @@ class References:
         self._by_server: dict[str, Reference] = {}
         self._lock = threading.Lock()
 
-    def pack(self, server_id: str, text: bytes, now: float) -> tuple[bytes, Offer | None]:
-        """`text` encoded for storage, and what to offer the writer (None: nothing)."""
+    def pack(
+        self, server_id: str, texts: list[bytes], now: float
+    ) -> tuple[list[bytes], Offer | None]:
+        """One request's texts (one server) encoded for storage, and what to offer the writer
+        (None: nothing)."""
         ref = self._by_server.get(server_id)
         if ref is None:
-            return codec.pack_json(text), Offer(text, renew=False)
-        blob = ref.pack(text)
+            return [codec.pack_json(text) for text in texts], Offer(texts[-1], renew=False)
+        pack = codec.packer_for(ref.key, ref.zdict)
+        blobs = [pack(text) for text in texts]
         with self._lock:
             if not ref.baseline:
-                ref.baseline = len(blob)
-                return blob, None
-        if len(blob) > RENEW_RATIO * ref.baseline and now - ref.created > RENEW_AFTER_SECONDS:
-            return blob, Offer(text, renew=True)
-        return blob, None
+                ref.baseline = len(blobs[0])
+        largest = max(range(len(blobs)), key=lambda i: len(blobs[i]))
+        grown = len(blobs[largest]) > RENEW_RATIO * ref.baseline
+        if grown and now - ref.created > RENEW_AFTER_SECONDS:
+            return blobs, Offer(texts[largest], renew=True)
+        return blobs, None
 
     def adopt(self, server_id: str, ref: Reference) -> None:
         codec.remember_reference(ref.key, ref.zdict)
