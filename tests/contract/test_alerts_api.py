@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from authhelp import token_for
 from factories import make_disk, make_snapshot
+from fleetwatch.hub.alerts.channels.registry import open_config
+from fleetwatch.hub.services.alerts import RUNTIME_KEY
 from fleetwatch.hub.store.tables import audit_log
 from hubtest import SyncClient, ctx_of, postgres_schema, register, sync_hub_client
 
@@ -212,7 +214,9 @@ def test_channel_crud_masks_secrets_and_keeps_them(client: SyncClient) -> None:
     assert r.status_code == 200 and r.json()["enabled"] is False
     stored = client.run(ctx_of(client).db.read(lambda c: c.exec_driver_sql(
         "SELECT config FROM channels WHERE id = ?", (ch["id"],)).scalar_one()))  # fmt: skip
-    assert "s3cret" in stored
+    assert "s3cret" not in stored  # encrypted at rest, kept through the masked PATCH
+    box = ctx_of(client).extras[RUNTIME_KEY].mail.box
+    assert open_config(stored, box)["secret"] == "s3cret"
     assert client.request("DELETE", f"/api/dashboard/channels/{ch['id']}").status_code == 200
 
 

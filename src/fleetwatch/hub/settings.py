@@ -40,6 +40,9 @@ class HubSettings:
     access_log: bool = False
     #: how long a verified agent key is trusted from memory before the database is asked again
     key_cache_seconds: float = 60.0
+    #: Fernet key for secrets stored in the database (`secretbox.py`); empty = the key file
+    #: `<data_dir>/secret.key`, created on first use
+    secret_key: str = ""
 
     def __post_init__(self) -> None:
         checks = (

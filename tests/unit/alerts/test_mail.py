@@ -18,17 +18,20 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography.fernet import Fernet
 
-from fleetwatch.errors import DeliveryError, InvalidFieldError
+from fleetwatch.errors import ConfigError, DeliveryError, InvalidFieldError
 from fleetwatch.hub.mail.config import MailConfig, parse_mail_config
 from fleetwatch.hub.mail.mailer import Attachment, Email, check_smtp, send_smtp
 from fleetwatch.hub.mail.presets import detect_provider
-from fleetwatch.hub.mail.service import MailService
+from fleetwatch.hub.mail.service import MailService, write_setting
 from fleetwatch.hub.mail.templates import TemplateStore
+from fleetwatch.hub.secretbox import KEY_FILE, load_box
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.tables import metadata
 
 pytestmark = pytest.mark.anyio
+PASSWORD = "smtp-pw-7Qx9vK"  # distinctive: searched for in the database files
 
 
 @pytest.fixture
@@ -63,7 +66,11 @@ def smtp(cert: tuple[Path, Path], free_tcp_port: int) -> Iterator[tuple[int, Inb
     context.load_cert_chain(str(cert[0]), str(cert[1]))
 
     def auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and data.login == b"ops" and data.password == b"pw"
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == b"ops"
+            and data.password == PASSWORD.encode()
+        )
         return AuthResult(success=ok)
 
     inbox = Inbox()
@@ -81,7 +88,7 @@ def smtp(cert: tuple[Path, Path], free_tcp_port: int) -> Iterator[tuple[int, Inb
 def smtp_config(port: int, cert: Path, **extra: Any) -> MailConfig:
     return parse_mail_config({
         "enabled": True, "smtp_host": "127.0.0.1", "smtp_port": port, "security": "starttls",
-        "username": "ops", "password": "pw", "from_address": "hub@example.com",
+        "username": "ops", "password": PASSWORD, "from_address": "hub@example.com",
         "ca_file": str(cert), **extra,
     })  # fmt: skip
 
@@ -233,7 +240,7 @@ async def test_graph_send_with_msal_cache_and_silent_refresh(
     metadata.create_all(db.engine)
     db.start()
     try:
-        mail = MailService(db)
+        mail = MailService(db, load_box("", tmp_path))
         await mail.save_config({
             "enabled": True, "transport": "graph", "from_address": "alerts@contoso.com",
             "graph": {"client_id": "app-1", "tenant": "contoso", "client_secret": "s",
@@ -249,6 +256,9 @@ async def test_graph_send_with_msal_cache_and_silent_refresh(
         assert path == "/v1.0/users/alerts@contoso.com/sendMail" and auth == "Bearer at-1"
         assert doc["message"]["toRecipients"][0]["emailAddress"]["address"] == "ops@contoso.com"
         assert doc["message"]["attachments"][0]["contentBytes"] == "aGk="
+        cache = await mail.db.read(lambda c: c.exec_driver_sql(
+            "SELECT cache FROM mail_token_cache").scalar_one())  # fmt: skip
+        assert cache.startswith("fwenc1:") and "at-1" not in cache  # refresh tokens sealed
         # a token with 5 min + 1.5 s to live is refreshed silently once it has < 5 min left
         fake.expires_in = 301
         await mail.db.write(lambda c: c.exec_driver_sql("DELETE FROM mail_token_cache"))
@@ -260,3 +270,63 @@ async def test_graph_send_with_msal_cache_and_silent_refresh(
     finally:
         db.close()
         fake.close()
+
+
+def _db_bytes(folder: Path, name: str) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.glob(f"{name}*"))
+
+
+async def test_secrets_encrypted_at_rest_mail_still_sends(
+    smtp: tuple[int, Inbox], cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    port, inbox = smtp
+    db = Database(f"sqlite:///{tmp_path / 's.db'}", max_delay_ms=1)
+    metadata.create_all(db.engine)
+    db.start()
+    try:
+        mail = MailService(db, load_box("", tmp_path))
+        assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+        await mail.save_config(smtp_config(port, cert[0]).model_dump())
+        await mail.save_config((await mail.config()).public())  # masked: kept, still sealed
+        db.close()
+        assert PASSWORD.encode() not in _db_bytes(tmp_path, "s.db")
+        db = Database(f"sqlite:///{tmp_path / 's.db'}", max_delay_ms=1)
+        db.start()
+        mail = MailService(db, load_box("", tmp_path))  # a restart: the key file is reused
+        await mail.test_connection()  # logs in to aiosmtpd with the decrypted password
+        assert await mail.send_template("custom", ["ops@example.com"], {"message": "hi"})
+        assert len(inbox.messages) == 1
+        other = MailService(db, load_box("", tmp_path / "elsewhere"))  # the wrong key
+        assert (await other.config()).password == ""  # unreadable: treated as unset
+        with pytest.raises(DeliveryError):
+            await other.test_connection()
+    finally:
+        db.close()
+
+
+async def test_plain_secrets_from_before_are_read_then_sealed(
+    smtp: tuple[int, Inbox], cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    port, inbox = smtp
+    db = Database(f"sqlite:///{tmp_path / 'p.db'}", max_delay_ms=1)
+    metadata.create_all(db.engine)
+    db.start()
+    try:
+        legacy = smtp_config(port, cert[0]).model_dump()
+        await db.write(lambda c: write_setting(c, "mail", legacy))  # as an older hub stored it
+        mail = MailService(db, load_box(Fernet.generate_key().decode(), tmp_path))
+        assert not (tmp_path / KEY_FILE).exists()  # the setting's key, no key file
+        assert (await mail.config()).password == PASSWORD  # plain values still work
+        assert await mail.seal_stored() and not await mail.seal_stored()
+        stored = await db.read(lambda c: c.exec_driver_sql(
+            "SELECT value FROM alert_settings WHERE key = 'mail'").scalar_one())  # fmt: skip
+        assert PASSWORD not in stored and "fwenc1:" in stored
+        assert await mail.send_template("custom", ["ops@example.com"], {"message": "hi"})
+        assert len(inbox.messages) == 1
+    finally:
+        db.close()
+
+
+def test_a_bad_secret_key_setting_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="secret_key"):
+        load_box("not-a-key", tmp_path)

@@ -10,6 +10,7 @@ User accounts are not this module's business: whoever owns them sets
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ from fleetwatch.hub.mail.config import MailConfig, parse_mail_config
 from fleetwatch.hub.mail.graph import GraphMailer
 from fleetwatch.hub.mail.mailer import Attachment, Email, check_smtp, send_smtp_async
 from fleetwatch.hub.mail.templates import TemplateStore, validate_override
+from fleetwatch.hub.secretbox import SecretBox, SecretUnreadable, is_sealed
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.tables_alerts import alert_settings, mail_token_cache
 
+log = logging.getLogger("fleetwatch.hub.mail")
 MASK = "********"
 ALERT_TEMPLATES = frozenset({"server_alert", "maintenance"})
 
@@ -53,15 +56,64 @@ def write_setting(conn: Connection, key: str, value: Any) -> None:
         conn.execute(alert_settings.insert().values(key=key, value=text))
 
 
+def _map_secrets(raw: Mapping[str, Any], fn: Callable[[str], str | None]) -> dict[str, Any]:
+    """`raw` mail settings with `fn` applied to the password and the Graph client secret."""
+    out = dict(raw)
+    if out.get("password"):
+        out["password"] = fn(out["password"]) or ""
+    graph = out.get("graph")
+    if isinstance(graph, dict) and graph.get("client_secret"):
+        out["graph"] = {**graph, "client_secret": fn(graph["client_secret"])}
+    return out
+
+
 class MailService:
-    def __init__(self, db: Database) -> None:
+    """`box` encrypts the stored secrets (password, client secret, token cache); None stores
+    them as given (tests and tools without a data dir)."""
+
+    def __init__(self, db: Database, box: SecretBox | None = None) -> None:
         self.db = db
+        self.box = box
         self.user_recipients: Callable[[], Awaitable[list[Recipient]]] | None = None
         self.sent = 0
 
+    def _open(self, value: str) -> str | None:
+        if self.box is None:
+            return value
+        try:
+            return self.box.open(value)
+        except SecretUnreadable:
+            log.error("a stored mail secret cannot be decrypted (secret key changed?): "
+                      "enter it again in the mail settings")  # fmt: skip
+            return None
+
+    def _seal(self, value: str) -> str | None:
+        return value if self.box is None else self.box.seal(value)
+
     async def config(self) -> MailConfig:
         raw = await self.db.read(lambda c: read_setting(c, "mail"))
-        return parse_mail_config(raw or {})
+        return parse_mail_config(_map_secrets(raw or {}, self._open))
+
+    async def seal_stored(self) -> bool:
+        """Encrypt secrets stored before encryption existed (at start); True when it did."""
+        if self.box is None:
+            return False
+
+        def job(conn: Connection) -> bool:
+            raw = read_setting(conn, "mail") or {}
+            sealed = _map_secrets(raw, self._seal)
+            changed = sealed != raw
+            if changed:
+                write_setting(conn, "mail", sealed)
+            tbl = mail_token_cache
+            for account, cache in list(conn.execute(select(tbl.c.account, tbl.c.cache))):
+                if cache and not is_sealed(cache):
+                    upd = tbl.update().where(tbl.c.account == account)
+                    conn.execute(upd.values(cache=self._seal(cache)))
+                    changed = True
+            return changed
+
+        return await self.db.write(job)
 
     async def save_config(self, raw: Mapping[str, Any]) -> MailConfig:
         """Validate and store; masked secrets (`********`) keep their stored value."""
@@ -73,7 +125,8 @@ class MailService:
         if isinstance(graph, dict) and graph.get("client_secret") == MASK:
             graph["client_secret"] = (current.get("graph") or {}).get("client_secret")
         config = parse_mail_config(data)
-        await self.db.write(lambda c: write_setting(c, "mail", config.model_dump()))
+        stored = _map_secrets(config.model_dump(), self._seal)
+        await self.db.write(lambda c: write_setting(c, "mail", stored))
         return config
 
     async def template_store(self) -> TemplateStore:
@@ -101,9 +154,11 @@ class MailService:
                 row = conn.execute(select(col.cache).where(col.account == account)).first()
                 return str(row[0]) if row else None
 
-            return await self.db.read(q)
+            return self._open(blob) if (blob := await self.db.read(q)) else None
 
-        async def save(blob: str) -> None:
+        async def save(plain: str) -> None:
+            blob = self._seal(plain)
+
             def w(conn: Connection) -> None:
                 now = time.time()
                 tbl = mail_token_cache

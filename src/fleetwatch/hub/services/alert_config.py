@@ -15,10 +15,16 @@ from sqlalchemy import Connection, Table, delete, select, update
 
 from fleetwatch.errors import InvalidFieldError
 from fleetwatch.hub.alerts.catalog import rule_json, validate_rule
-from fleetwatch.hub.alerts.channels.registry import public_config, validate_channel
+from fleetwatch.hub.alerts.channels.registry import (
+    open_config,
+    public_config,
+    seal_config,
+    validate_channel,
+)
 from fleetwatch.hub.alerts.maintenance import from_fields
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.secretbox import SecretBox, SecretUnreadable
 from fleetwatch.hub.services.alerts import RUNTIME_KEY, AlertsRuntime
 from fleetwatch.hub.services.audit import record
 from fleetwatch.hub.store.tables_alerts import (
@@ -29,6 +35,11 @@ from fleetwatch.hub.store.tables_alerts import (
 )
 
 _SECRET_MASK = "********"
+
+
+def _box(ctx: HubContext) -> SecretBox | None:
+    runtime: AlertsRuntime | None = ctx.extras.get(RUNTIME_KEY)
+    return runtime.mail.box if runtime is not None else None
 
 
 async def _reload(ctx: HubContext, what: str) -> None:
@@ -174,7 +185,10 @@ async def save_channel(
     merged = dict(data)
     if channel_id is not None:
         row = dict((await _one(ctx, channels, "channel", channel_id))._mapping)
-        stored = orjson.loads(row["config"])
+        try:
+            stored = open_config(row["config"], _box(ctx))
+        except SecretUnreadable:  # the key changed: the secret must be entered again
+            stored = {k: v for k, v in orjson.loads(row["config"]).items() if k != "secret"}
         current = _channel_json(row, None)
         current["config"] = stored
         config = merged.get("config")
@@ -184,6 +198,7 @@ async def save_channel(
             }  # fmt: skip
         merged = {**current, **merged}
     values = validate_channel(merged)
+    values["config"] = seal_config(values["config"], _box(ctx))
     new_id = await _save(ctx, channels, "channel", values, actor, channel_id)
     await _reload(ctx, "channels")
     return await get_channel(ctx, new_id)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from fleetwatch.hub.alerts.catalog import DEFAULT_RULES
+from fleetwatch.hub.alerts.channels.registry import seal_stored as seal_stored_channels
 from fleetwatch.hub.alerts.engine import AlertEngine
 from fleetwatch.hub.alerts.forecast import disk_forecasts_sync
 from fleetwatch.hub.alerts.state import OPEN_STATES, alert_dict
@@ -23,6 +24,7 @@ from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.events import EventBus
 from fleetwatch.hub.mail.service import MailService, read_setting, write_setting
+from fleetwatch.hub.secretbox import load_box
 from fleetwatch.hub.services.audit import record
 from fleetwatch.hub.services.notify import DeliveryPolicy, Notifier
 from fleetwatch.hub.store.tables import servers
@@ -70,7 +72,10 @@ async def start_alerts(
 
     await ctx.db.write(seed_defaults)
     bus: EventBus = ctx.extras.setdefault("events", EventBus())
-    mail = MailService(ctx.db)
+    box = load_box(ctx.settings.secret_key, ctx.settings.data_dir)
+    mail = MailService(ctx.db, box)
+    await mail.seal_stored()  # secrets stored before encryption existed
+    await ctx.db.write(lambda conn: seal_stored_channels(conn, box))
     notifier = Notifier(ctx.db, mail, policy)
     engine = AlertEngine(ctx.db, bus, notifier, check_interval_seconds=check_interval_seconds)
 

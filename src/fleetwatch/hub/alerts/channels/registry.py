@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection, select
 
 from fleetwatch.errors import InvalidFieldError
 from fleetwatch.hub.alerts.channels.base import KindConfig, Sender, parse_config, validate_filters
@@ -16,7 +17,9 @@ from fleetwatch.hub.alerts.channels.inapp import InappConfig, InappSender
 from fleetwatch.hub.alerts.channels.slack import SlackConfig, SlackSender
 from fleetwatch.hub.alerts.channels.webhook import WebhookConfig, WebhookSender
 from fleetwatch.hub.mail.service import MailService
+from fleetwatch.hub.secretbox import SecretBox, is_sealed
 from fleetwatch.hub.store.database import Database
+from fleetwatch.hub.store.tables_alerts import channels
 
 KINDS: dict[str, type[KindConfig]] = {
     "inapp": InappConfig,
@@ -26,7 +29,39 @@ KINDS: dict[str, type[KindConfig]] = {
     "file": FileConfig,
     "console": ConsoleConfig,
 }
+#: config keys holding secrets: masked in the API, encrypted at rest (`secretbox.py`)
 SECRET_KEYS = ("secret",)
+
+
+def seal_config(config_json: str, box: SecretBox | None) -> str:
+    """A stored config with its secrets encrypted (unchanged without a box)."""
+    out = orjson.loads(config_json)
+    if box is None or not any(out.get(k) and not is_sealed(out[k]) for k in SECRET_KEYS):
+        return config_json
+    return orjson.dumps(
+        {k: box.seal(v) if k in SECRET_KEYS else v for k, v in out.items()}
+    ).decode()
+
+
+def open_config(config_json: str, box: SecretBox | None) -> dict[str, Any]:
+    """A stored config with its secrets decrypted; raises `SecretUnreadable` (a ValueError)."""
+    out: dict[str, Any] = orjson.loads(config_json)
+    if box is not None:
+        for key in SECRET_KEYS:
+            if out.get(key):
+                out[key] = box.open(out[key])
+    return out
+
+
+def seal_stored(conn: Connection, box: SecretBox) -> int:
+    """Encrypt channel secrets stored before encryption existed; how many channels changed."""
+    changed = 0
+    for row_id, config in list(conn.execute(select(channels.c.id, channels.c.config))):
+        sealed = seal_config(config, box)
+        if sealed != config:
+            conn.execute(channels.update().where(channels.c.id == row_id).values(config=sealed))
+            changed += 1
+    return changed
 
 
 def check_config(kind: str, raw: Any) -> KindConfig:
@@ -51,7 +86,8 @@ def validate_channel(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_sender(kind: str, config_json: str, db: Database, mail: MailService) -> Sender:
-    config = check_config(kind, orjson.loads(config_json))
+    """The sender of a stored channel (secrets decrypted with the mail service's box)."""
+    config = check_config(kind, open_config(config_json, mail.box))
     if isinstance(config, WebhookConfig):
         return WebhookSender(config)
     if isinstance(config, SlackConfig):
