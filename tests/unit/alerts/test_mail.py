@@ -3,6 +3,7 @@ certificate made here; Microsoft Graph + identity (MSAL) faked over TLS; templat
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import subprocess
@@ -14,6 +15,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -32,6 +34,7 @@ from fleetwatch.hub.store.tables import metadata
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "smtp-pw-7Qx9vK"  # distinctive: searched for in the database files
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
@@ -207,11 +210,23 @@ class FakeMicrosoft:
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.endswith("/oauth2/v2.0/devicecode"):
+                    self._json(200, fake.device_code())
+                    return
                 if self.path.endswith("/oauth2/v2.0/token"):
+                    form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                    fake.grants.append(form.get("grant_type", ""))
+                    if fake.pending and form.get("grant_type", "").endswith("device_code"):
+                        fake.pending -= 1  # the user has not entered the code yet
+                        self._json(400, {"error": "authorization_pending"})
+                        return
                     fake.tokens_issued += 1
                     token = f"at-{fake.tokens_issued}"
-                    self._json(200, {"access_token": token, "token_type": "Bearer",
-                                     "expires_in": fake.expires_in})  # fmt: skip
+                    doc = {"access_token": token, "token_type": "Bearer",
+                           "expires_in": fake.expires_in}  # fmt: skip
+                    if form.get("grant_type") != "client_credentials":  # delegated
+                        doc |= fake.user_tokens(self.path.split("/")[1], form["client_id"])
+                    self._json(200, doc)
                     return
                 auth = self.headers.get("Authorization", "")
                 fake.sent.append((self.path, auth, json.loads(raw)))
@@ -220,12 +235,34 @@ class FakeMicrosoft:
             def log_message(self, *args: Any) -> None:
                 pass
 
+        self.grants: list[str] = []
+        self.pending = 0  # device-code polls answered `authorization_pending` first
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(str(cert[0]), str(cert[1]))
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def device_code(self) -> dict[str, Any]:
+        return {"device_code": "dc-1", "user_code": "ABCD-EFGH", "expires_in": 900,
+                "interval": 1, "verification_uri": f"{self.url}/devicelogin",
+                "message": f"Open {self.url}/devicelogin, enter ABCD-EFGH"}  # fmt: skip
+
+    def user_tokens(self, tenant: str, client_id: str) -> dict[str, Any]:
+        """What a delegated grant adds: a refresh token and who signed in (an unsigned ID
+        token is enough for MSAL, which reads it without checking a signature)."""
+
+        def b64(doc: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+        now = int(time.time())
+        claims = {"iss": f"{self.url}/{tenant}/v2.0", "aud": client_id, "sub": "u-1", "oid": "u-1",
+                  "tid": tenant, "preferred_username": "admin@contoso.com", "iat": now,
+                  "exp": now + 3600}  # fmt: skip
+        return {"refresh_token": f"rt-{self.tokens_issued}", "scope": "Mail.Send",
+                "id_token": f"{b64({'alg': 'none'})}.{b64(claims)}.",
+                "client_info": b64({"uid": "u-1", "utid": tenant})}  # fmt: skip
 
     def close(self) -> None:
         self.server.shutdown()
@@ -330,3 +367,40 @@ async def test_plain_secrets_from_before_are_read_then_sealed(
 def test_a_bad_secret_key_setting_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="secret_key"):
         load_box("not-a-key", tmp_path)
+
+
+async def test_graph_delegated_device_code_sign_in_then_silent_refresh(
+    cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    fake = FakeMicrosoft(cert)
+    fake.pending = 1
+    db = Database(f"sqlite:///{tmp_path / 'd.db'}", max_delay_ms=1)
+    metadata.create_all(db.engine)
+    db.start()
+    try:
+        mail = MailService(db, load_box("", tmp_path))
+        config = await mail.save_config({
+            "enabled": True, "transport": "graph", "from_address": "admin@contoso.com",
+            "graph": {"client_id": "app-2", "tenant": "contoso", "authority_host": fake.url,
+                      "graph_url": fake.url + "/v1.0", "ca_file": str(cert[0])},
+        })  # fmt: skip
+        email = Email(["ops@contoso.com"], "Hello", "text", None, [])
+        with pytest.raises(DeliveryError, match="nobody signed in"):
+            await mail.send(email)
+        flow = await mail.graph(config).start_device_flow()
+        assert flow["user_code"] == "ABCD-EFGH" and "devicelogin" in flow["message"]
+        fake.expires_in = 301  # refreshed silently once less than 5 minutes remain
+        await mail.graph(config).complete_device_flow(flow)  # polls until the user signed in
+        assert fake.grants == [DEVICE_GRANT, DEVICE_GRANT]
+        cache = await db.read(lambda c: c.exec_driver_sql(
+            "SELECT cache FROM mail_token_cache").scalar_one())  # fmt: skip
+        assert cache.startswith("fwenc1:") and "rt-1" not in cache
+        await mail.send(email)  # the signed-in user's token, from the stored cache
+        assert fake.sent[-1][:2] == ("/v1.0/me/sendMail", "Bearer at-1")
+        time.sleep(1.6)
+        await mail.send(email)  # < 5 min left: the refresh token gets a new access token
+        assert fake.grants[-1] == "refresh_token" and fake.sent[-1][1] == "Bearer at-2"
+        assert len(fake.sent) == 2
+    finally:
+        db.close()
+        fake.close()
