@@ -21,6 +21,7 @@ Lifecycle:
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import zstandard
@@ -30,6 +31,9 @@ from fleetwatch.hub.store import codec, tables
 
 RENEW_RATIO = 1.6
 RENEW_AFTER_SECONDS = 3600.0
+#: servers whose reference a process keeps (~6 MiB per 1,000, measured); beyond, the least
+#: recently seen is dropped and fetched again (one `Z` snapshot) when that server reports
+CAPACITY = 20_000
 
 
 @dataclass
@@ -52,7 +56,7 @@ class References:
     """This process's reference per server (kept in `ctx.extras`)."""
 
     def __init__(self) -> None:
-        self._by_server: dict[str, Reference] = {}
+        self._by_server: OrderedDict[str, Reference] = OrderedDict()
         self._lock = threading.Lock()
 
     def pack(
@@ -60,7 +64,10 @@ class References:
     ) -> tuple[list[bytes], Offer | None]:
         """One request's texts (one server) encoded for storage, and what to offer the writer
         (None: nothing)."""
-        ref = self._by_server.get(server_id)
+        with self._lock:
+            ref = self._by_server.get(server_id)
+            if ref is not None:
+                self._by_server.move_to_end(server_id)
         if ref is None:
             return [codec.pack_json(text) for text in texts], Offer(texts[-1], renew=False)
         pack = codec.packer_for(ref.key, ref.zdict)
@@ -76,12 +83,16 @@ class References:
 
     def adopt(self, server_id: str, ref: Reference) -> None:
         codec.remember_reference(ref.key, ref.zdict)
-        current = self._by_server.get(server_id)
-        if current is None or current.key != ref.key:
-            self._by_server[server_id] = ref
+        with self._lock:
+            current = self._by_server.get(server_id)
+            if current is None or current.key != ref.key:
+                self._by_server[server_id] = ref
+            while len(self._by_server) > CAPACITY:
+                self._by_server.popitem(last=False)
 
     def forget(self, server_id: str) -> None:
-        self._by_server.pop(server_id, None)
+        with self._lock:
+            self._by_server.pop(server_id, None)
 
 
 def ensure(conn: Connection, server_id: str, offer: Offer, now: float) -> Reference:
