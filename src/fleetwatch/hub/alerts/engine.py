@@ -211,7 +211,7 @@ class AlertEngine(Evaluator):
             return list(conn.execute(select(*cols).where(servers.c.id.in_(stale))))
 
         for row in await self.db.read(load):
-            self.servers[row.id] = server_info(row, now)
+            self.remember_server(row.id, server_info(row, now))
 
     async def _commit(self, changes: list[Change]) -> list[AlertEvent]:
         if not changes:
@@ -260,7 +260,8 @@ class AlertEngine(Evaluator):
         async with self._lock:
             changes: list[Change] = []
             for row in rows:
-                info = self.servers[row.id] = infos[row.id]
+                self.remember_server(row.id, infos[row.id])
+                info = self.servers[row.id]
                 by_metric = self.rules_of(row.id, info)
                 quiet = silenced(self.windows, row.id, info.group, now)
                 ch = timers.offline_change(self, row, info, by_metric, now, quiet)

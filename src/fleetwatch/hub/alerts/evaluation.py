@@ -96,19 +96,50 @@ class Evaluator:
         self.acknowledged: set[int] = set()
         self.last_ts: dict[str, float] = {}
         self.snapshots_evaluated = 0
-        #: dashboard-wide thresholds (cpu_warning, ...) that built-in global rules follow
-        self.default_thresholds: dict[str, Any] = {}
+        self._defaults: dict[str, Any] = {}
         #: seconds of silence after which a server is offline, from its interval (built-in rule)
         self.offline_after: Callable[[int | None], float] | None = None
         self._rule_cache: dict[tuple[str, str | None], dict[str, list[Rule]]] = {}
 
+    @property
+    def default_thresholds(self) -> dict[str, Any]:
+        """Dashboard-wide thresholds (cpu_warning, ...) that built-in global rules follow."""
+        return self._defaults
+
+    @default_thresholds.setter
+    def default_thresholds(self, value: dict[str, Any]) -> None:
+        if value != self._defaults:
+            self._defaults = value
+            self._forget_effective()
+
     def set_rules(self, rules: list[Rule], windows: list[MaintenanceWindow]) -> None:
+        """New rules and windows; the caches built from them are kept when nothing changed
+        (the timer re-reads both every tick)."""
+        if rules == self.rules and windows == self.windows:
+            return
         self.rules, self.windows = rules, windows
         self._rule_cache.clear()
+        self._forget_effective()
         for info in self.servers.values():  # refetched (thresholds too) before next use
             info.fetched_at = 0.0
+
+    def _forget_effective(self) -> None:
+        for info in self.servers.values():
             info.effective.clear()
             info.slots.clear()
+
+    def remember_server(self, server_id: str, info: ServerInfo) -> None:
+        """A freshly read server: its caches are kept when name, group and thresholds are
+        unchanged (servers are re-read every 30 s and on every timer tick)."""
+        known = self.servers.get(server_id)
+        if known is not None and (known.name, known.group, known.thresholds) == (
+            info.name,
+            info.group,
+            info.thresholds,
+        ):
+            known.fetched_at = info.fetched_at
+            return
+        self.servers[server_id] = info
 
     def wanted(self) -> set[str]:
         """Snapshot metrics some enabled rule watches (nothing else is read)."""

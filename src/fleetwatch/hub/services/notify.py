@@ -2,8 +2,9 @@
 
 Every enabled channel has its own bounded queue and task. `submit` only filters and enqueues
 (never blocks, never raises); a worker sends with a timeout and bounded retries with
-exponential backoff, then records the outcome in `channel_stats`. A slow or failing channel
-fills only its own queue; when that is full, new events for it are dropped and counted.
+exponential backoff, then records the outcome in `channel_stats` (in memory at once; written
+at most once per `stats_seconds` per channel, and when the notifier closes). A slow or failing
+channel fills only its own queue; when that is full, new events for it are dropped and counted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class DeliveryPolicy:
     backoff_seconds: float = 2.0  # first retry delay; doubles each time
     timeout_seconds: float = 30.0  # per attempt, on top of the channel's own timeouts
     queue_max: int = 1000
+    #: a channel's statistics are written at most this often (and when the notifier closes)
+    stats_seconds: float = 1.0
 
 
 @dataclass
@@ -60,6 +63,8 @@ class Worker:
     queue: asyncio.Queue[AlertEvent]
     stats: Stats = field(default_factory=Stats)
     task: asyncio.Task[None] | None = None
+    dirty: bool = False  # stats changed since last written
+    saved_at: float = 0.0  # monotonic
 
 
 class Notifier:
@@ -113,6 +118,8 @@ class Notifier:
             if w.task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await w.task
+            if w.dirty:
+                await self._save_stats(w)
             await w.sender.aclose()
 
     def submit(self, events: list[AlertEvent]) -> None:
@@ -133,11 +140,20 @@ class Notifier:
 
     async def _run(self, w: Worker) -> None:
         while True:
-            event = await w.queue.get()
+            wait = self.policy.stats_seconds - (time.monotonic() - w.saved_at)
+            try:
+                async with asyncio.timeout(max(wait, 0.0) if w.dirty else None):
+                    event = await w.queue.get()
+            except TimeoutError:  # quiet for a while: write what changed
+                await self._save_stats(w)
+                continue
             try:
                 await self._deliver(w, event)
             except Exception:  # a worker survives anything a sender does
                 log.exception("channel %s: unexpected delivery failure", w.name)
+            w.dirty = True
+            if time.monotonic() - w.saved_at >= self.policy.stats_seconds:
+                await self._save_stats(w)  # busy: at most once per `stats_seconds`
 
     async def _deliver(self, w: Worker, event: AlertEvent) -> None:
         delay = self.policy.backoff_seconds
@@ -146,17 +162,14 @@ class Notifier:
             if error is None:
                 w.stats.handled_total += 1
                 w.stats.last_success_at = self.clock()
-                await self._save_stats(w)
                 return
             w.stats.errors_total += 1
             w.stats.last_error, w.stats.last_error_at = error, self.clock()
             log.warning("channel %s attempt %d failed: %s", w.name, attempt + 1, error)
-            await self._save_stats(w)
             if attempt < self.policy.retries:
                 await asyncio.sleep(delay)
                 delay *= 2
         w.stats.dropped_total += 1
-        await self._save_stats(w)
 
     async def _attempt(self, w: Worker, event: AlertEvent) -> str | None:
         try:
@@ -172,6 +185,7 @@ class Notifier:
 
     async def _save_stats(self, w: Worker) -> None:
         row = w.stats.as_row()
+        w.dirty, w.saved_at = False, time.monotonic()
 
         def save(conn: Connection) -> None:
             upd = channel_stats.update().where(channel_stats.c.channel_id == w.channel_id)
