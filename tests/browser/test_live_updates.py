@@ -61,7 +61,7 @@ def test_snapshot_is_pushed_to_an_open_overview(hub: tuple[RunningHub, str], pag
     assert page.evaluate("window.__notReloaded") is True  # pushed, not a reload
     assert "12%" not in _card_text(page, server_id)
     assert seconds < 8
-    shot(page, "18-overview-live-update")
+    shot(page, "25-overview-live-update")
 
     # with the live switch off the page stays as it is
     page.locator('[role="switch"]').filter(has_text="Live").click()
@@ -104,5 +104,5 @@ def test_live_tab_asks_the_agent_to_stream(hub: tuple[RunningHub, str], page: An
     assert answer.get("live", {}).get("interval_seconds") == 1, answer
     assert answer["live"]["seconds"] > 60  # the agent is asked to stream for the next minute+
     page.get_by_text("samples in the last 5 min").wait_for()
-    shot(page, "19-performance-monitor-watched")
+    shot(page, "26-performance-monitor-watched")
     assert page.fleet_errors == []

@@ -20,6 +20,7 @@ server keeps the same item object, which is what the card cache keys on.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ MIN_FULL_SECONDS = 5.0
 #: a change in one of these re-draws pages (filters, ordering, group headers depend on them)
 LAYOUT_FIELDS = ("status", "group_name", "group_color", "name", "hostname", "ip_address")
 _KEY = "ui.fleet_feed"
+log = logging.getLogger("fleetwatch.hub.ui")
 
 Item = dict[str, Any]
 
@@ -63,7 +65,7 @@ class Change:
 
 Listener = Callable[[Change], None]
 #: the server ids a page shows (None: every server, e.g. the list and map views)
-Wants = Callable[[], set[str] | None]
+Wants = Callable[[], frozenset[str] | None]
 
 
 def same(a: Item, b: Item) -> bool:
@@ -146,6 +148,7 @@ class FleetFeed:
                 try:
                     await self._tick()
                 except Exception:  # a failed read must not end the pushes
+                    log.exception("dashboard live feed: reading the fleet failed")
                     self._loaded_at = 0.0
         finally:
             bus: EventBus | None = self.ctx.extras.get("events")
@@ -182,8 +185,12 @@ class FleetFeed:
         return max(float(seconds), MIN_FULL_SECONDS)
 
     def _notify(self, change: Change) -> None:
-        for listener, _wants in list(self._listeners.values()):
-            listener(change)
+        for key, (listener, _wants) in list(self._listeners.items()):
+            try:
+                listener(change)
+            except Exception:  # one broken page must not stop the others' updates
+                log.exception("dashboard live update failed; page %s dropped from the feed", key)
+                self.remove(key)
 
     async def _full(self) -> Change:
         data = await dashboard.overview(self.ctx)
@@ -212,6 +219,7 @@ class FleetFeed:
         return Change(self.view, frozenset(changed), relayout)
 
     def _wanted(self) -> set[str] | None:
+        """The servers some open page shows (None: some page shows them all)."""
         union: set[str] = set()
         for _listener, wants in self._listeners.values():
             ids = wants()

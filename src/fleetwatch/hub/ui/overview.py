@@ -105,9 +105,9 @@ def register() -> None:
         def drawn() -> Rendered:
             return render(feed, state["view"], state["mode"], state["filters"])
 
-        def wants() -> set[str] | None:
+        def wants() -> frozenset[str] | None:
             done: Rendered | None = state["drawn"]
-            return set(done.ids) if state["mode"] == "grid" and done is not None else None
+            return done.ids if state["mode"] == "grid" and done is not None else None
 
         def on_change(change: Change) -> None:
             if not state["live"] or client.is_deleted:
