@@ -53,6 +53,10 @@ class Slot:
         return (w is not None and value <= w) or (c is not None and value <= c)
 
 
+#: metric -> target -> the condition that governs it (None: no rule applies)
+Slots = dict[str, dict[str | None, Slot | None]]
+
+
 @dataclass
 class ServerInfo:
     name: str
@@ -63,7 +67,7 @@ class ServerInfo:
     effective: dict[Rule, Rule] = field(default_factory=dict)
     #: metric -> target -> the condition that governs it (None: no rule applies); built on
     #: first use from `effective`, dropped with it
-    slots: dict[str, dict[str | None, Slot | None]] = field(default_factory=dict)
+    slots: Slots = field(default_factory=dict)
 
 
 def server_info(row: Any, now: float) -> ServerInfo:
@@ -100,6 +104,10 @@ class Evaluator:
         #: seconds of silence after which a server is offline, from its interval (built-in rule)
         self.offline_after: Callable[[int | None], float] | None = None
         self._rule_cache: dict[tuple[str, str | None], dict[str, list[Rule]]] = {}
+        #: servers some server-scoped rule names (the others share their group's caches)
+        self._named: frozenset[str] = frozenset()
+        #: group -> (effective rules, slots) shared by its servers without own thresholds
+        self._shared: dict[str | None, tuple[dict[Rule, Rule], Slots]] = {}
 
     @property
     def default_thresholds(self) -> dict[str, Any]:
@@ -118,15 +126,17 @@ class Evaluator:
         if rules == self.rules and windows == self.windows:
             return
         self.rules, self.windows = rules, windows
+        self._named = frozenset(r.scope_value or "" for r in rules if r.scope == "server")
         self._rule_cache.clear()
         self._forget_effective()
         for info in self.servers.values():  # refetched (thresholds too) before next use
             info.fetched_at = 0.0
 
     def _forget_effective(self) -> None:
-        for info in self.servers.values():
-            info.effective.clear()
-            info.slots.clear()
+        self._shared.clear()
+        for server_id, info in self.servers.items():
+            info.effective, info.slots = {}, {}
+            self._caches_of(server_id, info)
 
     def remember_server(self, server_id: str, info: ServerInfo) -> None:
         """A freshly read server: its caches are kept when name, group and thresholds are
@@ -140,13 +150,23 @@ class Evaluator:
             known.fetched_at = info.fetched_at
             return
         self.servers[server_id] = info
+        self._caches_of(server_id, info)
+
+    def _caches_of(self, server_id: str, info: ServerInfo) -> None:
+        """Servers with no thresholds of their own and no server-scoped rule resolve every
+        condition exactly as the rest of their group: they share one set of caches (so a
+        fleet's first snapshots after a start resolve each rule once per group)."""
+        if info.thresholds or server_id in self._named:
+            return
+        effective, slots = self._shared.setdefault(info.group, ({}, {}))
+        info.effective, info.slots = effective, slots
 
     def wanted(self) -> set[str]:
         """Snapshot metrics some enabled rule watches (nothing else is read)."""
         return {r.metric for r in self.rules if r.enabled and r.metric in SNAPSHOT_METRICS}
 
     def rules_of(self, server_id: str, info: ServerInfo) -> dict[str, list[Rule]]:
-        key = (server_id, info.group)
+        key = (server_id if server_id in self._named else "", info.group)
         cached = self._rule_cache.get(key)
         if cached is None:
             cached = self._rule_cache[key] = rules_for(self.rules, server_id, info.group)

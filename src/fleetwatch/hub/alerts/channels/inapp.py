@@ -11,6 +11,8 @@ from fleetwatch.hub.alerts.state import AlertEvent
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.tables_alerts import notifications
 
+_INSERT = notifications.insert()
+
 
 class InappConfig(KindConfig):
     pass
@@ -34,7 +36,7 @@ class InappSender:
         }
 
         def insert(conn: Connection) -> None:
-            conn.execute(notifications.insert().values(**values))
+            conn.execute(_INSERT, values)  # one statement object: compiled once
 
         await self.db.write(insert)
 
