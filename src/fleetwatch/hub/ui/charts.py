@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetwatch.hub.ui.units import CPU_COLOR, MEMORY_COLOR
+
 AXIS = {"color": "#94a3b8"}
 SPLIT = {"lineStyle": {"color": "rgba(148,163,184,.15)"}}
 PERCENT_FMT = "(v) => v == null ? '–' : v.toFixed(1) + ' %'"
@@ -66,4 +68,30 @@ def bars(names: list[str], values: list[float | None], color: str) -> dict[str, 
         "xAxis": {"type": "category", "data": names, "axisLabel": AXIS},
         "yAxis": {"type": "value", "max": 100, "name": "%", "axisLabel": AXIS, "splitLine": SPLIT},
         "series": [{"type": "bar", "data": values, "itemStyle": {"color": color}}],
+    }
+
+
+def comparison(servers: list[dict[str, Any]]) -> dict[str, Any]:
+    """CPU and memory % of (the first 60 of) `servers` side by side (overview)."""
+    names = [s["name"] for s in servers[:60]]
+    cpu = [(s.get("metrics") or {}).get("cpu_percent") for s in servers[:60]]
+    mem = [(s.get("metrics") or {}).get("memory_percent") for s in servers[:60]]
+    return {
+        "backgroundColor": "transparent",
+        "tooltip": {
+            "trigger": "axis",
+            ":valueFormatter": "(v) => v == null ? '–' : v.toFixed(1) + ' %'",
+        },
+        "legend": {"data": ["CPU %", "Memory %"], "textStyle": {"color": "#94a3b8"}},
+        "grid": {"left": 40, "right": 10, "top": 30, "bottom": 70},
+        "xAxis": {
+            "type": "category",
+            "data": names,
+            "axisLabel": {"rotate": 40, "color": "#94a3b8"},
+        },
+        "yAxis": {"type": "value", "max": 100, "name": "%", "axisLabel": {"color": "#94a3b8"}},
+        "series": [
+            {"name": "CPU %", "type": "bar", "data": cpu, "itemStyle": {"color": CPU_COLOR}},
+            {"name": "Memory %", "type": "bar", "data": mem, "itemStyle": {"color": MEMORY_COLOR}},
+        ],
     }

@@ -100,6 +100,7 @@ class FleetFeed:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._stale: set[str] = set()
+        self._forced: set[str] = set()
         self._cards: dict[str, tuple[Item, str]] = {}
         self._rows: dict[str, tuple[Item, str]] = {}
 
@@ -141,6 +142,12 @@ class FleetFeed:
     def remove(self, key: str) -> None:
         self._listeners.pop(key, None)
 
+    def touch(self, ids: set[str]) -> None:
+        """Re-read these servers at the next push (a page just scrolled to them: what the
+        feed skipped while no page showed them)."""
+        self._stale |= ids
+        self._forced |= ids
+
     async def _run(self) -> None:
         try:
             while self._listeners:
@@ -170,7 +177,7 @@ class FleetFeed:
                 or time.monotonic() - self._loaded_at >= self._full_every()
             ):
                 change = await self._full()
-            elif ids:
+            elif ids or self._forced:
                 change = await self._partial(ids)
             else:
                 return
@@ -196,6 +203,7 @@ class FleetFeed:
         data = await dashboard.overview(self.ctx)
         self._loaded_at = time.monotonic()
         self._stale.clear()
+        self._forced.clear()
         old = self.view
         if old is None:
             self.view = FleetView(data, {s["id"]: s for s in data["servers"]})
@@ -234,8 +242,8 @@ class FleetFeed:
         ids |= self._stale
         wanted = self._wanted()
         waking = {i for i in ids if (view.by_id.get(i) or {}).get("status") != "online"}
-        fetch = ids if wanted is None else (ids & wanted) | waking
-        self._stale = ids - fetch
+        fetch = ids if wanted is None else (ids & (wanted | self._forced)) | waking
+        self._stale, self._forced = ids - fetch, set()
         if not fetch:
             return None
         counts = {

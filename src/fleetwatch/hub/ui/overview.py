@@ -3,7 +3,9 @@
 Live: the page draws the shared fleet view of `ui.feed` and the feed pushes changes as servers
 report (at most one update per page every `feed.PUSH_SECONDS`): changed cards or map rows are
 replaced in the browser, summary numbers set, and the page is re-drawn only when a change moves
-servers (status, group, name, servers added or deleted). The whole fleet is re-read at the
+servers (status, group, name, servers added or deleted). Only what is on screen is kept live:
+the browser reports the cards / map rows in view (none while its tab is hidden); one that
+scrolls into view gets its current data at once. The whole fleet is re-read at the
 settings' refresh interval (seed 001's 30 s auto-refresh). The view choice (grid, list, map)
 and the live switch are remembered per user.
 """
@@ -11,25 +13,28 @@ and the live switch are remembered per user.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
+from nicegui.events import GenericEventArguments
 
 from fleetwatch.hub.services import users
+from fleetwatch.hub.ui import charts
 from fleetwatch.hub.ui.access import hub_ctx, page_principal, to_login
-from fleetwatch.hub.ui.feed import Change, fleet_feed
+from fleetwatch.hub.ui.feed import Change, Item, fleet_feed
 from fleetwatch.hub.ui.frame import frame
 from fleetwatch.hub.ui.overview_render import (
     GRID_LIMIT,
     PATCH_JS,
     Filters,
     Rendered,
+    patch_call,
     render,
 )
 from fleetwatch.hub.ui.overview_render import patch as patch_code
-from fleetwatch.hub.ui.units import CPU_COLOR, MEMORY_COLOR
 
 #: the list view re-sends its rows at most this often (all rows go at once)
 LIST_PUSH_SECONDS = 5.0
@@ -54,31 +59,6 @@ LIST_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def _comparison(servers: list[dict[str, Any]]) -> dict[str, Any]:
-    names = [s["name"] for s in servers[:60]]
-    cpu = [(s.get("metrics") or {}).get("cpu_percent") for s in servers[:60]]
-    mem = [(s.get("metrics") or {}).get("memory_percent") for s in servers[:60]]
-    return {
-        "backgroundColor": "transparent",
-        "tooltip": {
-            "trigger": "axis",
-            ":valueFormatter": "(v) => v == null ? '–' : v.toFixed(1) + ' %'",
-        },
-        "legend": {"data": ["CPU %", "Memory %"], "textStyle": {"color": "#94a3b8"}},
-        "grid": {"left": 40, "right": 10, "top": 30, "bottom": 70},
-        "xAxis": {
-            "type": "category",
-            "data": names,
-            "axisLabel": {"rotate": 40, "color": "#94a3b8"},
-        },
-        "yAxis": {"type": "value", "max": 100, "name": "%", "axisLabel": {"color": "#94a3b8"}},
-        "series": [
-            {"name": "CPU %", "type": "bar", "data": cpu, "itemStyle": {"color": CPU_COLOR}},
-            {"name": "Memory %", "type": "bar", "data": mem, "itemStyle": {"color": MEMORY_COLOR}},
-        ],
-    }
-
-
 def register() -> None:
     @ui.page("/")
     async def overview_page(request: Request, q: str = "") -> RedirectResponse | None:
@@ -98,16 +78,49 @@ def register() -> None:
             "compare": False,
             "live": bool(prefs.get("auto_refresh", True)),
             "drawn": None,
+            "drawn_view": None,
+            "on_screen": None,
             "list_sent": 0.0,
         }
         numbers: dict[str, ui.label] = {}
+        #: items this page has patched in since it was drawn (the rest: from `drawn_view`)
+        sent: dict[str, Item] = {}
 
         def drawn() -> Rendered:
             return render(feed, state["view"], state["mode"], state["filters"])
 
         def wants() -> frozenset[str] | None:
+            """What to keep live: the cards / map rows on screen (all drawn until the browser
+            reports them); the list: everything."""
             done: Rendered | None = state["drawn"]
-            return done.ids if state["mode"] == "grid" and done is not None else None
+            if state["mode"] == "list" or done is None:
+                return None
+            on_screen: frozenset[str] | None = state["on_screen"]
+            return done.ids if on_screen is None else on_screen
+
+        def shown_item(server_id: str) -> Item | None:
+            return sent.get(server_id) or state["drawn_view"].by_id.get(server_id)
+
+        def send(code: str, ids: Iterable[str]) -> None:
+            client.run_javascript(code)
+            for i in ids:
+                sent[i] = state["view"].by_id[i]
+
+        def on_visible(e: GenericEventArguments) -> None:
+            done: Rendered | None = state["drawn"]
+            if done is None or state["mode"] == "list":
+                return
+            args = e.args if isinstance(e.args, list) else []
+            ids = frozenset(str(i) for i in args) & done.ids
+            before: frozenset[str] = state["on_screen"] or frozenset()
+            state["on_screen"] = ids
+            if not state["live"]:
+                return
+            # cards that changed while off screen: the shared view's now, fresher next push
+            stale = frozenset(i for i in ids if state["view"].by_id.get(i) is not shown_item(i))
+            if stale:
+                send(patch_call(feed, state["view"], state["mode"], stale), stale)
+            feed.touch(set(ids - before))
 
         def on_change(change: Change) -> None:
             if not state["live"] or client.is_deleted:
@@ -126,9 +139,10 @@ def register() -> None:
                 ):
                     redraw()
                 return
-            code = patch_code(feed, change, state["mode"], done.ids)
+            live_ids = wants() or done.ids
+            code = patch_code(feed, change, state["mode"], live_ids)
             if code is not None:
-                client.run_javascript(code)
+                send(code, change.changed & live_ids)
 
         def set_summary() -> None:
             values = state["view"].data["summary"]
@@ -183,6 +197,8 @@ def register() -> None:
         @ui.refreshable
         def body() -> None:
             done = state["drawn"] = drawn()
+            state["drawn_view"], state["on_screen"] = state["view"], None
+            sent.clear()
             if state["mode"] == "list":
                 state["list_sent"] = time.monotonic()
             ui.label(f"{done.shown} of {done.total} servers").classes("text-xs fw-muted").mark(
@@ -192,7 +208,7 @@ def register() -> None:
                 shown = [s for s in state["view"].data["servers"] if s["id"] in done.ids]
                 with ui.card().classes("fw-card w-full p-3"):
                     ui.label("CPU and memory across servers").classes("font-semibold")
-                    ui.echart(_comparison(shown)).classes("w-full h-72").mark("compare-chart")
+                    ui.echart(charts.comparison(shown)).classes("w-full h-72").mark("compare-chart")
             if state["mode"] == "list":
                 table = (
                     ui.table(
@@ -207,11 +223,11 @@ def register() -> None:
                 table.on("rowClick", lambda e: ui.navigate.to(f"/server/{e.args[1]['id']}"))
                 return
             if state["mode"] == "map":
-                box = ui.card().classes("fw-card w-full p-4").mark("map-view")
-                grid = ui.grid().classes("w-full gap-3 grid-cols-1 md:grid-cols-2 xl:grid-cols-3")
-                with box, grid:
-                    for part in done.parts:
-                        ui.html(part, sanitize=False)
+                with ui.card().classes("fw-card w-full p-4").mark("map-view"):
+                    columns = "w-full gap-3 grid-cols-1 md:grid-cols-2 xl:grid-cols-3"
+                    with ui.grid().classes(columns):
+                        for part in done.parts:
+                            ui.html(part, sanitize=False)
                 return
             ui.html(done.parts[0], sanitize=False).classes("w-full").mark("grid-view")
             if done.shown > GRID_LIMIT:
@@ -267,6 +283,7 @@ def register() -> None:
                 "Live: updates pushed as servers report, the whole fleet re-read every"
                 f" {refresh:.0f} s · percent of capacity"
             ).classes("text-xs fw-muted self-center mt-4")
+        ui.on("fw_visible", on_visible)
         feed.add(client.id, on_change, wants)
         client.on_delete(lambda: feed.remove(client.id))
         return None

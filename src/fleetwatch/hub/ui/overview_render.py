@@ -20,14 +20,47 @@ from fleetwatch.hub.ui.units import fmt_ago
 
 #: the grid shows at most this many cards (the list view pages through any number)
 GRID_LIMIT = 150
-#: defines `fwPatch` in the page: replace the elements marked with a server id
+#: defines `fwPatch` in the page (replace the elements marked with a server id) and tells the
+#: hub which cards / map rows are on screen (`fw_visible`, none while the tab is hidden), so
+#: that only those are kept live; elements added later (patches, re-draws) are observed too
 PATCH_JS = """<script>
-window.fwPatch = (kind, parts) => {
-  for (const [id, html] of Object.entries(parts)) {
-    const el = document.querySelector(`[data-${kind}="${CSS.escape(id)}"]`);
-    if (el) el.outerHTML = html;
-  }
-};
+(() => {
+  const SEL = "[data-card],[data-row]";
+  const seen = new Set();
+  let timer = null;
+  const report = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const ids = document.hidden ? [] : [...seen].filter((el) => el.isConnected)
+        .map((el) => el.dataset.card || el.dataset.row);
+      emitEvent("fw_visible", ids);
+    }, 250);
+  };
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) seen.add(e.target); else seen.delete(e.target);
+    }
+    report();
+  });
+  const watch = (node) => {
+    if (node.nodeType !== 1) return;
+    if (node.matches(SEL)) io.observe(node);
+    node.querySelectorAll(SEL).forEach((el) => io.observe(el));
+  };
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      c.addedNodes.forEach(watch);
+      c.removedNodes.forEach((n) => { if (n.nodeType === 1 && seen.delete(n)) report(); });
+    }
+  }).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener("visibilitychange", report);
+  window.fwPatch = (kind, parts) => {
+    for (const [id, html] of Object.entries(parts)) {
+      const el = document.querySelector(`[data-${kind}="${CSS.escape(id)}"]`);
+      if (el) el.outerHTML = html;
+    }
+  };
+})();
 </script>"""
 
 
@@ -140,6 +173,13 @@ def render(feed: FleetFeed, view: FleetView, mode: str, f: Filters) -> Rendered:
     return found
 
 
+def patch_call(feed: FleetFeed, view: FleetView, mode: str, ids: frozenset[str]) -> str:
+    """The `fwPatch` call that replaces the cards (grid) or map rows of `ids` with `view`'s."""
+    kind, draw = ("card", feed.card) if mode == "grid" else ("row", feed.map_row)
+    parts = {i: draw(view.by_id[i]) for i in sorted(ids) if i in view.by_id}
+    return f"fwPatch('{kind}',{orjson.dumps(parts).decode()})"
+
+
 def patch(feed: FleetFeed, change: Change, mode: str, ids: frozenset[str]) -> str | None:
     """The `fwPatch` call for a page in `mode` showing `ids` (None: nothing it shows changed).
     Pages showing the same servers share one string."""
@@ -149,8 +189,5 @@ def patch(feed: FleetFeed, change: Change, mode: str, ids: frozenset[str]) -> st
     key = ("patch", mode, ids)
     code: str | None = change.memo.get(key)
     if code is None:
-        by_id = change.view.by_id
-        kind, draw = ("card", feed.card) if mode == "grid" else ("row", feed.map_row)
-        parts = {i: draw(by_id[i]) for i in sorted(hit)}
-        code = change.memo[key] = f"fwPatch('{kind}',{orjson.dumps(parts).decode()})"
+        code = change.memo[key] = patch_call(feed, change.view, mode, frozenset(hit))
     return code
