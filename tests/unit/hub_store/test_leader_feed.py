@@ -6,11 +6,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 
 from factories import make_snapshot
 from fleetwatch.hub import leader
-from fleetwatch.hub.alerts.feed import SnapshotFeed
+from fleetwatch.hub.alerts.feed import Committed, SnapshotFeed
 from fleetwatch.hub.store import codec, tables
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.migrate import upgrade
@@ -89,22 +89,29 @@ def _row(row_id: int, cpu: float) -> dict[str, object]:
     return {"id": row_id, "server_id": "s1", "ts": float(row_id), "detail": codec.pack(doc)}
 
 
+def _poll(feed: SnapshotFeed, conn: Connection, metrics: list[str]) -> list[Committed]:
+    asked = feed.plan()
+    return feed.settle(asked, feed.poll(conn, asked, metrics))
+
+
 def test_feed_reads_new_rows_once_and_late_rows_of_holes(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
     upgrade(db.engine)
     try:
-        feed = SnapshotFeed(hole_seconds=60)
+        feed = SnapshotFeed(hole_seconds=60, grace_seconds=0.0)  # no local events here
         with db.engine.begin() as conn:
             conn.execute(insert(tables.snapshots), [_row(1, 10.0)])
             feed.start(conn)  # begins after what is already stored
             conn.execute(insert(tables.snapshots), [_row(2, 20.0), _row(4, 40.0)])
-            got = feed.poll(conn, ["cpu_percent"])
+            assert _poll(feed, conn, ["cpu_percent"]) == []  # noticed, not claimed locally
+            got = _poll(feed, conn, ["cpu_percent"])
             assert [c.readings["cpu_percent"] for c in got] == [[(None, 20.0)], [(None, 40.0)]]
-            assert set(feed.holes) == {3}
-            assert feed.poll(conn, ["cpu_percent"]) == []
+            assert set(feed.waiting) == {3}  # a hole: asked for again
+            assert _poll(feed, conn, ["cpu_percent"]) == []
             conn.execute(insert(tables.snapshots), [_row(3, 30.0), _row(5, 50.0)])
-            got = feed.poll(conn, ["cpu_percent", "disk_percent"])
-            assert [c.ts for c in got] == [3.0, 5.0] and not feed.holes
+            got = _poll(feed, conn, ["cpu_percent", "disk_percent"])
+            got += _poll(feed, conn, ["cpu_percent", "disk_percent"])
+            assert [c.ts for c in got] == [3.0, 5.0] and not feed.waiting
             assert got[0].readings["disk_percent"] == [("/", 40.0), ("/home", 70.0)]
     finally:
         db.close()
