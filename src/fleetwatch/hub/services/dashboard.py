@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 import orjson
@@ -138,17 +139,26 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
 
 
 def _read_overview(
-    conn: Connection, known: dict[str, float | None], ids: list[str] | None = None
+    conn: Connection,
+    known: dict[str, float | None],
+    ids: list[str] | None = None,
+    metrics_of: AbstractSet[str] | None = None,
 ) -> tuple[list[Any], dict[str, str], dict[str, tuple[float | None, dict[str, Any]]]]:
     """Server rows (all, or those in `ids`), group colours, and summaries of servers whose
-    snapshot is not in `known`."""
+    snapshot is not in `known` (of those in `metrics_of` only, when given, and of servers
+    never read)."""
     s = tables.servers.c
     query = select(*(s[c] for c in OVERVIEW_COLUMNS)).order_by(s.group_name, s.hostname)
     if ids is not None:
         query = query.where(s.id.in_(ids))
     rows = list(conn.execute(query).all())
     colors = {r.name: r.color for r in conn.execute(select(tables.groups)).all()}
-    stale = [r.id for r in rows if r.id not in known or known[r.id] != r.last_snapshot_at]
+    stale = [
+        r.id
+        for r in rows
+        if r.id not in known
+        or (known[r.id] != r.last_snapshot_at and (metrics_of is None or r.id in metrics_of))
+    ]
     fresh: dict[str, tuple[float | None, dict[str, Any]]] = {}
     for chunk in _chunks(stale):
         for r in conn.execute(
@@ -158,12 +168,17 @@ def _read_overview(
     return rows, colors, fresh
 
 
-async def overview(ctx: HubContext) -> dict[str, Any]:
-    """Summary counts, groups, and every server with its latest numbers (`GET /api/dashboard`)."""
+async def overview(ctx: HubContext, metrics_of: AbstractSet[str] | None = None) -> dict[str, Any]:
+    """Summary counts, groups, and every server with its latest numbers (`GET /api/dashboard`).
+
+    `metrics_of`: decode newer snapshots of these servers only; the others keep the numbers
+    decoded before (the dashboard's live feed re-reads them when a page shows them)."""
     settings = await get_settings(ctx)
     cache: dict[str, tuple[float | None, dict[str, Any]]] = ctx.extras.setdefault(_CACHE_KEY, {})
     known = {k: v[0] for k, v in cache.items()}
-    rows, colors, fresh = await ctx.db.read(lambda conn: _read_overview(conn, known))
+    rows, colors, fresh = await ctx.db.read(
+        lambda conn: _read_overview(conn, known, metrics_of=metrics_of)
+    )
     # the cache is only touched here, on the event loop
     cache.update(fresh)
     if len(cache) > len(rows):

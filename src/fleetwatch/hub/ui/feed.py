@@ -23,6 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,17 +102,22 @@ class FleetFeed:
         self._lock = asyncio.Lock()
         self._stale: set[str] = set()
         self._forced: set[str] = set()
+        #: the view's numbers are those of every server's latest snapshot as last read
+        self._complete = False
         self._cards: dict[str, tuple[Item, str]] = {}
         self._rows: dict[str, tuple[Item, str]] = {}
 
-    async def current(self) -> FleetView:
+    async def current(self, metrics: bool = True) -> FleetView:
         """The shared view; re-read when older than the refresh interval (`PUSH_SECONDS`
-        while no overview is open, since nothing keeps it current then)."""
+        while no overview is open, since nothing keeps it current then), or when `metrics`
+        are asked for and some servers' numbers were skipped since the last full read (what
+        a page that draws cards needs; the frame needs counts only)."""
         max_age = self._full_every() if self._task is not None else PUSH_SECONDS
         change = None
         async with self._lock:
-            if self.view is None or time.monotonic() - self._loaded_at > max_age:
-                change = await self._full()
+            old = self.view is None or time.monotonic() - self._loaded_at > max_age
+            if old or (metrics and not self._complete):
+                change = await self._full(None if metrics else frozenset())
         if change is not None and self.view is not None:
             self._notify(change)
         assert self.view is not None
@@ -176,7 +182,7 @@ class FleetFeed:
                 or self.view is None
                 or time.monotonic() - self._loaded_at >= self._full_every()
             ):
-                change = await self._full()
+                change = await self._full(self._wanted())
             elif ids or self._forced:
                 change = await self._partial(ids)
             else:
@@ -199,8 +205,10 @@ class FleetFeed:
                 log.exception("dashboard live update failed; page %s dropped from the feed", key)
                 self.remove(key)
 
-    async def _full(self) -> Change:
-        data = await dashboard.overview(self.ctx)
+    async def _full(self, metrics_of: AbstractSet[str] | None) -> Change:
+        """Re-read the fleet; decode newer snapshots only of `metrics_of` (None: all)."""
+        data = await dashboard.overview(self.ctx, metrics_of)
+        self._complete = metrics_of is None
         self._loaded_at = time.monotonic()
         self._stale.clear()
         self._forced.clear()
@@ -244,6 +252,7 @@ class FleetFeed:
         waking = {i for i in ids if (view.by_id.get(i) or {}).get("status") != "online"}
         fetch = ids if wanted is None else (ids & (wanted | self._forced)) | waking
         self._stale, self._forced = ids - fetch, set()
+        self._complete = self._complete and not self._stale
         if not fetch:
             return None
         counts = {
@@ -253,7 +262,7 @@ class FleetFeed:
         }
         fresh = await dashboard.overview_items(self.ctx, sorted(fetch), counts)
         if any(i not in view.by_id or i not in fresh for i in fetch):
-            return await self._full()  # a server was added or deleted
+            return await self._full(wanted)  # a server was added or deleted
         changed = {i for i in fetch if not same(view.by_id[i], fresh[i])}
         if not changed:
             return None

@@ -77,7 +77,7 @@ async def frame(who: Principal, title: str) -> None:
     dark = ui.dark_mode(value=bool(prefs.get("dark", True)))
     ui.page_title(f"{title} · fleetwatch")
     # the shared fleet view (no per-page read of the whole fleet just for the bell)
-    summary: dict[str, Any] = (await fleet_feed(ctx).current()).data["summary"]
+    summary: dict[str, Any] = (await fleet_feed(ctx).current(metrics=False)).data["summary"]
 
     async def toggle_theme() -> None:
         dark.value = not dark.value

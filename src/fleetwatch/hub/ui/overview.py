@@ -199,6 +199,8 @@ def register() -> None:
             done = state["drawn"] = drawn()
             state["drawn_view"], state["on_screen"] = state["view"], None
             sent.clear()
+            # numbers of servers no page showed may be older: re-read them at the next push
+            feed.touch(set(done.ids))
             if state["mode"] == "list":
                 state["list_sent"] = time.monotonic()
             ui.label(f"{done.shown} of {done.total} servers").classes("text-xs fw-muted").mark(
