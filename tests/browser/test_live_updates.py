@@ -106,3 +106,30 @@ def test_live_tab_asks_the_agent_to_stream(hub: tuple[RunningHub, str], page: An
     page.get_by_text("samples in the last 5 min").wait_for()
     shot(page, "26-performance-monitor-watched")
     assert page.fleet_errors == []
+
+
+def test_a_card_scrolled_into_view_shows_current_numbers(
+    hub: tuple[RunningHub, str], page: Any
+) -> None:
+    running, password = hub
+    base = running.base_url
+    server_id, agent = _agent(base, "zz-scroll-probe")  # sorts last among the ungrouped
+    _post_snapshot(base, agent, 12.0)
+    page.set_viewport_size({"width": 420, "height": 700})  # one card per row
+    login(page, base, "admin", password)
+    card = page.locator(f'[data-card="{server_id}"]')
+    assert not card.is_visible() or card.bounding_box()["y"] > 700  # below the fold
+    assert "12%" in _card_text(page, server_id)
+    page.wait_for_timeout(1500)  # the browser has reported what is on screen
+
+    _post_snapshot(base, agent, 44.0)
+    page.wait_for_timeout(4000)
+    assert "12%" in _card_text(page, server_id)  # off screen: not kept live
+    card.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "(id) => document.querySelector(`[data-card=\"${id}\"]`).innerText.includes('44%')",
+        arg=server_id,
+        timeout=8000,
+    )
+    shot(page, "27-overview-scrolled-card")
+    assert page.fleet_errors == []
