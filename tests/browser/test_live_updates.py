@@ -4,19 +4,36 @@ opening a server's performance monitor asks its agent to stream (live on demand,
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from browsing import login, shot
+from browsing import CHROMIUM, login, shot
 
 from factories import make_snapshot
-from hubtest import RunningHub
+from hubtest import RunningHub, start_hub
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHub, str]]:
+    """A hub of its own: the probes registered here must not join the demo fleet that the
+    other browser tests count (conftest's session hub)."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian chromium (apt-get install -y chromium)")
+    hub = start_hub(tmp_path_factory.mktemp("live"), None, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0")
+    try:
+        found = re.search(r"with password (\S+)", hub.log())
+        assert found, hub.log()
+        yield hub, found.group(1)
+    finally:
+        hub.stop()
 
 
 def _agent(base: str, hostname: str) -> tuple[str, dict[str, str]]:

@@ -46,7 +46,7 @@ def time_series(
             {
                 "name": name,
                 "type": "line",
-                "showSymbol": False,
+                "showSymbol": len(points) == 1,  # a lone point draws no line
                 "sampling": "lttb",
                 "data": points,
                 "itemStyle": {"color": color},

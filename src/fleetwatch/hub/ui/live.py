@@ -13,6 +13,7 @@ only while it is shown.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -165,6 +166,11 @@ async def monitor(
                 [(labels[i], NET_COLORS[i], _series(samples, (group, names[i]))) for i in (0, 1)]
             )["series"]
             chart.options["legend"]["data"] = list(labels)
+        # the axis spans the chosen window (ECharts would stretch one sample over days)
+        until_ms = time.time() * 1000
+        for key in ("cpu", "net", "disk"):
+            axis = charts_by_key[key].options["xAxis"]
+            axis["min"], axis["max"] = until_ms - state["window"] * 60_000, until_ms
         latest = samples[-1] if samples else {}
         cores = latest.get("cpu_per_core") or []
         bars = charts_by_key["cores"]
