@@ -18,7 +18,7 @@ def _text(i: int, processes: int = 2) -> bytes:
 
 
 def _reference(text: bytes, created: float = 0.0) -> references.Reference:
-    return references.Reference(codec.reference_key(text), codec.reference_dict(text), created)
+    return references.Reference(codec.reference_key(text), text, created)
 
 
 def test_a_server_without_reference_is_packed_plainly_and_offers_its_text() -> None:

@@ -93,7 +93,9 @@ def reference_key(content: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(content, digest_size=8).digest(), "big", signed=True)
 
 
-def reference_dict(content: bytes) -> zstandard.ZstdCompressionDict:
+def _as_dict(content: bytes) -> zstandard.ZstdCompressionDict:
+    # Made per use, never cached: zstd keeps a ~25 KB decoding table on a dictionary object
+    # once it decompressed with it, which for 1,000 cached references was 25 MiB of RSS.
     return zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
 
 
@@ -101,12 +103,15 @@ def reference_dict(content: bytes) -> zstandard.ZstdCompressionDict:
 REFERENCE_LEVEL = 1
 
 
-def packer_for(key: int, reference: zstandard.ZstdCompressionDict) -> Callable[[bytes], bytes]:
+def packer_for(key: int, reference: bytes) -> Callable[[bytes], bytes]:
     """A function that encodes texts against one server reference (format `S`). Make one per
     request and drop it: its zstd context holds ~100 KB of tables, too much to keep per
     server; a batch (an agent's replay) shares one, so the reference is loaded once."""
     compressor = zstandard.ZstdCompressor(
-        level=REFERENCE_LEVEL, dict_data=reference, write_checksum=False, write_dict_id=False
+        level=REFERENCE_LEVEL,
+        dict_data=_as_dict(reference),
+        write_checksum=False,
+        write_dict_id=False,
     )
     prefix = _SERVER_REF + _KEY.pack(key)
 
@@ -119,8 +124,8 @@ def packer_for(key: int, reference: zstandard.ZstdCompressionDict) -> Callable[[
 #: `source(key) -> reference content or None`; each open database registers one.
 Source = Callable[[int], bytes | None]
 _sources: list[Source] = []
-#: recently used references by key (content-addressed, so shared by every database)
-_references: OrderedDict[int, zstandard.ZstdCompressionDict] = OrderedDict()
+#: recently used references' texts by key (content-addressed, so right for every database)
+_references: OrderedDict[int, bytes] = OrderedDict()
 _references_lock = threading.Lock()
 CACHED_REFERENCES = 1024
 
@@ -136,7 +141,7 @@ def unregister_source(source: Source) -> None:
             _sources.remove(source)
 
 
-def remember_reference(key: int, reference: zstandard.ZstdCompressionDict) -> None:
+def remember_reference(key: int, reference: bytes) -> None:
     with _references_lock:
         _references[key] = reference
         _references.move_to_end(key)
@@ -144,7 +149,7 @@ def remember_reference(key: int, reference: zstandard.ZstdCompressionDict) -> No
             _references.popitem(last=False)
 
 
-def _reference(key: int) -> zstandard.ZstdCompressionDict:
+def _reference(key: int) -> bytes:
     with _references_lock:
         found = _references.get(key)
         if found is not None:
@@ -154,9 +159,8 @@ def _reference(key: int) -> zstandard.ZstdCompressionDict:
     for source in sources:
         content = source(key)
         if content is not None:
-            reference = reference_dict(content)
-            remember_reference(key, reference)
-            return reference
+            remember_reference(key, content)
+            return content
     raise ValueError(f"stored reference {key} not found")
 
 
@@ -174,7 +178,7 @@ def unpack(data: bytes | None) -> Any:
     fmt, body = data[:1], data[1:]
     if fmt == _SERVER_REF:
         (key,) = _KEY.unpack_from(body)
-        against = zstandard.ZstdDecompressor(dict_data=_reference(key))
+        against = zstandard.ZstdDecompressor(dict_data=_as_dict(_reference(key)))
         return orjson.loads(against.decompress(body[_KEY.size :]))
     if fmt == _ZSTD_V1:
         return orjson.loads(_decompressor().decompress(body))

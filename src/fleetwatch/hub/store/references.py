@@ -24,7 +24,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-import zstandard
 from sqlalchemy import Connection, Engine, insert, select
 
 from fleetwatch.hub.store import codec, tables
@@ -39,7 +38,7 @@ CAPACITY = 20_000
 @dataclass
 class Reference:
     key: int
-    zdict: zstandard.ZstdCompressionDict
+    text: bytes  # the reference: the JSON text of one of the server's snapshots
     created: float
     baseline: int = field(default=0)  # size of the first blob packed against it here
 
@@ -70,7 +69,7 @@ class References:
                 self._by_server.move_to_end(server_id)
         if ref is None:
             return [codec.pack_json(text) for text in texts], Offer(texts[-1], renew=False)
-        pack = codec.packer_for(ref.key, ref.zdict)
+        pack = codec.packer_for(ref.key, ref.text)
         blobs = [pack(text) for text in texts]
         with self._lock:
             if not ref.baseline:
@@ -82,7 +81,7 @@ class References:
         return blobs, None
 
     def adopt(self, server_id: str, ref: Reference) -> None:
-        codec.remember_reference(ref.key, ref.zdict)
+        codec.remember_reference(ref.key, ref.text)
         with self._lock:
             current = self._by_server.get(server_id)
             if current is None or current.key != ref.key:
@@ -108,7 +107,7 @@ def ensure(conn: Connection, server_id: str, offer: Offer, now: float) -> Refere
         ).first()
         if row is not None:
             text = codec.unpack_text(row.content)
-            return Reference(row.key, codec.reference_dict(text), row.created)
+            return Reference(row.key, text, row.created)
     key = codec.reference_key(offer.text)
     if conn.execute(select(t.key).where(t.key == key)).first() is None:
         conn.execute(
@@ -116,7 +115,7 @@ def ensure(conn: Connection, server_id: str, offer: Offer, now: float) -> Refere
                 key=key, server_id=server_id, created=now, content=codec.pack_json(offer.text)
             )
         )
-    return Reference(key, codec.reference_dict(offer.text), now)
+    return Reference(key, offer.text, now)
 
 
 def source_for(engine: Engine) -> codec.Source:
