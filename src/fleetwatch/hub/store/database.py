@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from fleetwatch.hub.store import codec, references
+from fleetwatch.hub.store.writelock import WriterLock
 
 log = logging.getLogger("fleetwatch.hub.store")
 
@@ -131,6 +132,7 @@ class Database:
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="fleetwatch-read")
         path = self.engine.url.database if self.dialect == "sqlite" else None
         self._sqlite_path = path if path and path != ":memory:" else None
+        self._write_lock = WriterLock(self._sqlite_path)
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
         self.checkpoints = 0
@@ -164,6 +166,7 @@ class Database:
         # reads not started yet were cancelled with their callers or still run now
         self._readers.shutdown(wait=True)
         codec.unregister_source(self._references)
+        self._write_lock.close()
         self.engine.dispose()
 
     def _checkpoint_loop(self) -> None:
@@ -257,7 +260,7 @@ class Database:
     def _commit(self, conn: Connection, jobs: list[_Job]) -> None:
         outcomes: dict[int, _Outcome] = {}
         done_groups: set[BatchFn] = set()
-        with conn.begin():
+        with self._write_lock, conn.begin():
             for job in jobs:
                 if job.batch_fn is None:
                     outcomes[id(job)] = self._run_one(conn, job)
