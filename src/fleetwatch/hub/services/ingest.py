@@ -111,13 +111,12 @@ def prepare_snapshots(
     server_id: str,
     snapshots: list[Snapshot],
     received_at: float,
-    field_prefix: str = "",
-    refs: references.References | None = None,
+    field_prefix: str,
+    refs: references.References,
 ) -> SnapshotWrite:
     """Everything CPU-bound (hot values, encoding) happens here, outside the writer thread."""
-    refs = refs or references.References()
-    texts = [_json(snap) for snap in snapshots]
-    details, offer = refs.pack(server_id, texts, received_at) if texts else ([], None)
+    texts = [_json(snap) for snap in snapshots]  # never empty: the models require one
+    details, offer = refs.pack(server_id, texts, received_at)
     rows = []
     for i, (snap, detail) in enumerate(zip(snapshots, details, strict=True)):
         where = f"{field_prefix}[{i}]." if field_prefix else ""
