@@ -35,6 +35,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=None,
+        help="processes serving agents' connections (default -1: one per core, at most 2)",
+    )
     _add_common(parser, suppress=False)
     parser.set_defaults(func=_run)
     hub_sub = parser.add_subparsers(dest="hub_command", metavar="SUBCOMMAND")
@@ -52,7 +58,7 @@ def register(sub: Any) -> None:
 def _settings(args: argparse.Namespace) -> HubSettings:
     from fleetwatch.hub.settings import load_settings
 
-    names = ("host", "port", "workers", "data_dir", "database_url")
+    names = ("host", "port", "workers", "ingest_workers", "data_dir", "database_url")
     overrides = {name: getattr(args, name, None) for name in names}
     return load_settings(overrides, config_file=getattr(args, "config", None))
 
@@ -86,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fleetwatch.hub.app import create_app, open_database
+    from fleetwatch.hub.secretbox import load_box
 
     settings = _settings(args)
     settings = replace(settings, data_dir=settings.data_dir.resolve())
@@ -96,15 +103,40 @@ def _run(args: argparse.Namespace) -> int:
         "access_log": settings.access_log,
         "server_header": False,
     }
-    if settings.workers == 1:
+    ingest_workers = settings.resolved_ingest_workers
+    if settings.workers == 1 and ingest_workers == 0:
         uvicorn.run(create_app(settings, dashboard=True), **common)
         return 0
-    # Migrate once here, then hand the settings to the workers through the environment.
+    # Migrate and make the secret key once here, then hand the settings to the other
+    # processes through the environment.
     open_database(settings).close()
+    load_box(settings.secret_key, settings.data_dir)
+    if settings.workers == 1:
+        return _run_with_ingest_workers(settings, ingest_workers, common)
     os.environ.update(settings.as_environ())
     uvicorn.run(
         "fleetwatch.hub.app:app_from_environ", factory=True, workers=settings.workers, **common
     )
+    return 0
+
+
+def _run_with_ingest_workers(settings: HubSettings, count: int, common: dict[str, Any]) -> int:
+    import uvicorn
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
+
+    from fleetwatch.hub.app import create_app
+    from fleetwatch.hub.dispatch.pool import IngestPool
+    from fleetwatch.hub.dispatch.sniff import sniffer_class
+
+    pool = IngestPool(count, settings.as_environ())
+    pool.start()
+    try:
+        inner = import_from_string(HTTP_PROTOCOLS["auto"])  # what uvicorn would use
+        app = create_app(settings, dashboard=True, ingest_pool=pool)
+        uvicorn.run(app, http=sniffer_class(pool, inner), **common)
+    finally:
+        pool.stop()
     return 0
 
 

@@ -19,7 +19,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -33,6 +33,7 @@ from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api.fastpath import HubApp
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.dispatch import relay
 from fleetwatch.hub.services import alerts as alert_service
 from fleetwatch.hub.services import keys, retention
 from fleetwatch.hub.services import users as user_accounts
@@ -40,6 +41,9 @@ from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from fleetwatch.hub.dispatch.pool import IngestPool
 
 log = logging.getLogger("fleetwatch.hub")
 
@@ -74,8 +78,20 @@ def _settle_heap() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
-    """The hub app; `dashboard=True` also mounts the NiceGUI web UI (once per process)."""
+def create_app(
+    settings: HubSettings,
+    *,
+    dashboard: bool = False,
+    ingest_worker: bool = False,
+    ingest_pool: IngestPool | None = None,
+) -> FastAPI:
+    """The hub app; `dashboard=True` also mounts the NiceGUI web UI (once per process).
+
+    `ingest_worker=True`: the API of an ingest worker process (`dispatch/`): it never runs for
+    leader, never creates the first admin, and answers dashboard pages with a redirect that
+    closes the connection (the next one reaches the hub process). `ingest_pool`: the hub
+    process's workers, whose relayed snapshots go onto this process's event bus.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,24 +106,30 @@ def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
         lock = leader.lock_for(db)
         election: asyncio.Task[None] | None = None
         try:
-            password = await user_accounts.ensure_first_admin(ctx)
+            password = None if ingest_worker else await user_accounts.ensure_first_admin(ctx)
             if password is not None:  # shown once, on the console only (never in log files)
                 url = f"http://{settings.host}:{settings.port}"
                 print(user_accounts.first_admin_banner(password, url), file=sys.stderr, flush=True)
             await alert_service.start_alerts(ctx)
             # The first try happens before serving, so a lone hub evaluates its first snapshot.
-            leading = await asyncio.to_thread(lock.try_acquire)
+            leading = False if ingest_worker else await asyncio.to_thread(lock.try_acquire)
             if leading:
                 await singletons.start()
-            election = asyncio.create_task(
-                leader.lead(lock, singletons.start, singletons.stop, leading=leading),
-                name="leader-election",
-            )
-            log.info("hub ready: %s database, schema current, leader: %s", db.dialect, leading)
-            if dashboard:  # the served hub process (not in-process test apps)
+            if not ingest_worker:
+                election = asyncio.create_task(
+                    leader.lead(lock, singletons.start, singletons.stop, leading=leading),
+                    name="leader-election",
+                )
+            if ingest_pool is not None:
+                ingest_pool.attach(relay.receiver(ctx.extras["events"]))
+            role = "ingest worker" if ingest_worker else "hub"
+            log.info("%s ready: %s database, schema current, leader: %s", role, db.dialect, leading)
+            if dashboard or ingest_worker:  # served processes (not in-process test apps)
                 _settle_heap()
             yield
         finally:
+            if ingest_pool is not None:
+                ingest_pool.detach()
             if election is not None:
                 election.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -130,6 +152,10 @@ def create_app(settings: HubSettings, *, dashboard: bool = False) -> FastAPI:
         app.include_router(router)
     app.include_router(agent_config.router)
     _publish_wire_models(app)
+    if ingest_worker:
+        from fleetwatch.hub.dispatch.redirect import install_redirect
+
+        install_redirect(app)
     if dashboard:
         from fleetwatch.hub.ui import mount_dashboard
 

@@ -15,6 +15,8 @@ from typing import Any
 from fleetwatch.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: the most ingest workers `ingest_workers = -1` starts (measured: `bench/ingest.py`)
+AUTO_INGEST_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class HubSettings:
     trusted_proxies: str = ""
     #: uvicorn worker processes (each with its own writer; SQLite serialises their commits)
     workers: int = 1
+    #: processes that serve agents' connections (`hub/dispatch/`); -1 = one per CPU core, at
+    #: most 2 (none on a single core); 0 = the hub process serves everything itself
+    ingest_workers: int = -1
     #: log every HTTP request (uvicorn access log)
     access_log: bool = False
     #: how long a verified agent key is trusted from memory before the database is asked again
@@ -52,6 +57,7 @@ class HubSettings:
             ("writer_max_delay_ms", 0 <= self.writer_max_delay_ms <= 1000, "must be 0-1000"),
             ("writer_max_batch", 1 <= self.writer_max_batch <= 10000, "must be 1-10000"),
             ("workers", 1 <= self.workers <= 64, "must be 1-64"),
+            ("ingest_workers", -1 <= self.ingest_workers <= 64, "must be -1 (auto) or 0-64"),
             ("key_cache_seconds", self.key_cache_seconds >= 0, "must be >= 0"),
             ("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}"),
         )
@@ -68,6 +74,16 @@ class HubSettings:
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_ingest_workers(self) -> int:
+        """Ingest workers to start: none with uvicorn `workers` (they share the socket)."""
+        if self.workers > 1:
+            return 0
+        if self.ingest_workers >= 0:
+            return self.ingest_workers
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        return 0 if cores < 2 else min(cores, AUTO_INGEST_WORKERS)
 
     def as_environ(self) -> dict[str, str]:
         """These settings as `FLEETWATCH_*` variables (how worker processes receive them)."""

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, select
 from fleetwatch.hub.alerts import timers
 from fleetwatch.hub.alerts.catalog import rule_from_row
 from fleetwatch.hub.alerts.evaluation import Evaluator, server_info
-from fleetwatch.hub.alerts.feed import Committed, SnapshotFeed
+from fleetwatch.hub.alerts.feed import Committed, Relayed, SnapshotFeed
 from fleetwatch.hub.alerts.maintenance import from_fields, silenced
 from fleetwatch.hub.alerts.metrics import METRICS
 from fleetwatch.hub.alerts.rules import ConditionState
@@ -106,7 +106,7 @@ class AlertEngine(Evaluator):
                 if m["state"] == "acknowledged":
                     self.acknowledged.add(int(m["id"]))
         await self.db.read(self.feed.start)
-        self._events = self.bus.subscribe("alerts", (SnapshotCommitted,), QUEUE_MAX)
+        self._events = self.bus.subscribe("alerts", (SnapshotCommitted, Relayed), QUEUE_MAX)
         self._tasks = [
             asyncio.create_task(self._follow(), name="alerts-follow"),
             asyncio.create_task(self._timer(), name="alerts-timer"),
@@ -150,12 +150,17 @@ class AlertEngine(Evaluator):
 
     # --- snapshot evaluation ------------------------------------------------------------
 
-    def _local(self, events: list[SnapshotCommitted]) -> list[Committed]:
-        """This process's committed snapshots, read straight from their models."""
+    def _local(self, events: list[SnapshotCommitted | Relayed]) -> list[Committed]:
+        """This process's committed snapshots, read straight from their models, and those its
+        ingest workers relayed (read there)."""
         readers = [(m, read) for m in self.wanted() if (read := METRICS[m].read) is not None]
         out = []
         for ev in events:
-            if self.feed.claim(ev.row_id):
+            if not self.feed.claim(ev.row_id):
+                continue
+            if isinstance(ev, Relayed):
+                out.append(ev.committed)
+            else:
                 readings = {m: read(ev.snapshot) for m, read in readers}
                 out.append(Committed(ev.server_id, ev.ts, readings))
         return out

@@ -50,6 +50,19 @@ class Committed:
 
 
 @dataclass(frozen=True)
+class Relayed:
+    """A snapshot another hub process (an ingest worker) committed as `row_id`, with its
+    readings read there (`dispatch/relay.py`): taken like a local one, no decoding."""
+
+    row_id: int
+    committed: Committed
+
+    @property
+    def server_id(self) -> str:
+        return self.committed.server_id
+
+
+@dataclass(frozen=True)
 class Polled:
     """What one poll read (in a reader thread): the newest id, the rows asked for."""
 

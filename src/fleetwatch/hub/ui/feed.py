@@ -27,6 +27,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetwatch.hub.alerts.feed import Relayed
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.events import EventBus, SnapshotCommitted, Subscription
 from fleetwatch.hub.services import dashboard
@@ -141,7 +142,8 @@ class FleetFeed:
         self._listeners[key] = (listener, wants)
         if self._task is None:
             bus: EventBus = self.ctx.extras.setdefault("events", EventBus())
-            self._sub = bus.subscribe("dashboard", (SnapshotCommitted,), maxsize=20_000)
+            types = (SnapshotCommitted, Relayed)  # this process's snapshots, its workers'
+            self._sub = bus.subscribe("dashboard", types, maxsize=20_000)
             self._dropped = 0
             self._task = asyncio.get_running_loop().create_task(self._run())
 

@@ -1,0 +1,196 @@
+"""The hub process's side of the ingest workers: start, hand over, restart, stop.
+
+Each worker gets one end of a `SOCK_SEQPACKET` socket pair (message boundaries are kept, so one
+message is exactly one connection: its bytes read so far, and its socket as `SCM_RIGHTS`).
+The worker sends `READY` on it once it serves; the hub hands connections only to ready workers,
+in turn. A worker reads its end until the hub closes it (or dies), then shuts down gracefully:
+so workers never outlive the hub, even one killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger("fleetwatch.hub.dispatch")
+
+READY = b"ready"
+#: the largest message on a channel (a connection's first bytes, or a relayed batch)
+MAX_MESSAGE = 256 * 1024
+#: how often the supervisor looks for workers that exited, and the wait before a restart
+SUPERVISE_SECONDS = 1.0
+RESTART_BACKOFF_SECONDS = 2.0
+
+
+@dataclass
+class Worker:
+    index: int
+    proc: subprocess.Popen[bytes]
+    channel: socket.socket  # the hub's end, non-blocking
+    ready: bool = False
+    gone: bool = False
+    handed: int = field(default=0)
+
+
+class IngestPool:
+    """`count` ingest worker processes started with `environ` (the hub's settings)."""
+
+    def __init__(self, count: int, environ: dict[str, str]) -> None:
+        self.count = count
+        self._environ = environ
+        self._workers: list[Worker] = []
+        self._turn = itertools.count()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self.handed_over = 0
+        self.served_here = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_message: Callable[[bytes], None] | None = None
+
+    @property
+    def workers(self) -> list[Worker]:
+        return list(self._workers)
+
+    def start(self) -> None:
+        self._workers = [self._spawn(i) for i in range(self.count)]
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="fleetwatch-ingest-pool", daemon=True
+        )
+        self._supervisor.start()
+
+    def _spawn(self, index: int) -> Worker:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ, **self._environ, FLEETWATCH_INGEST_WORKER=str(index))
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "fleetwatch.hub.dispatch.worker", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                env=env,
+            )
+        finally:
+            theirs.close()
+        mine.setblocking(False)
+        log.info("ingest worker %d started (pid %d)", index, proc.pid)
+        return Worker(index, proc, mine)
+
+    def attach(self, on_message: Callable[[bytes], None]) -> None:
+        """Start reading the workers' messages on the running event loop (the hub's lifespan):
+        `READY`, then whatever they relay (`relay.py`), given to `on_message`."""
+        self._loop = asyncio.get_running_loop()
+        self._on_message = on_message
+        for worker in self._workers:
+            self._watch(worker)
+
+    def detach(self) -> None:
+        if self._loop is not None:
+            for worker in self._workers:
+                self._unwatch(worker)
+        self._loop = self._on_message = None
+
+    def _watch(self, worker: Worker) -> None:
+        if self._loop is not None and not worker.gone:
+            self._loop.add_reader(worker.channel.fileno(), self._read, worker)
+
+    def _unwatch(self, worker: Worker) -> None:
+        if self._loop is not None and worker.channel.fileno() >= 0:
+            self._loop.remove_reader(worker.channel.fileno())
+
+    def _read(self, worker: Worker) -> None:
+        while True:
+            try:
+                message = worker.channel.recv(MAX_MESSAGE)
+            except BlockingIOError:
+                return
+            except OSError:
+                message = b""
+            if not message:  # it exited (the supervisor restarts it)
+                worker.gone = True
+                self._unwatch(worker)
+                return
+            if message == READY:
+                worker.ready = True
+            elif self._on_message is not None:
+                self._on_message(message)
+
+    def hand_off(self, transport: asyncio.Transport, first: bytes) -> bool | None:
+        """Give the connection of `transport` (and the bytes read from it) to a ready worker.
+        False when none could take it: the caller serves it; None when none is ready yet but
+        one is starting: the caller may try again shortly."""
+        workers = self._workers
+        sock = transport.get_extra_info("socket")
+        if not workers or sock is None:
+            return False
+        start = next(self._turn)
+        starting = False
+        for k in range(len(workers)):
+            worker = workers[(start + k) % len(workers)]
+            if not worker.ready:
+                starting = starting or not worker.gone
+                continue
+            try:
+                socket.send_fds(worker.channel, [first], [sock.fileno()])
+            except BlockingIOError:
+                continue  # its queue is full: it is busy
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:  # more bytes than a message holds: serve here
+                    break
+                worker.gone = True  # its end is closed: it exited
+                continue
+            worker.handed += 1
+            self.handed_over += 1
+            return True
+        if starting:
+            return None
+        self.served_here += 1
+        return False
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_SECONDS):
+            for i, worker in enumerate(list(self._workers)):
+                code = worker.proc.poll()
+                if code is None:
+                    continue
+                worker.gone = True
+                log.warning("ingest worker %d exited with %s; restarting it", worker.index, code)
+                if self._stopping.wait(RESTART_BACKOFF_SECONDS):
+                    return
+                replacement = self._spawn(worker.index)
+                workers = list(self._workers)
+                workers[i] = replacement
+                self._workers = workers
+                loop = self._loop
+                if loop is not None:  # the loop closes the old channel and reads the new one
+                    loop.call_soon_threadsafe(self._replace, worker, replacement)
+                else:
+                    worker.channel.close()
+
+    def _replace(self, old: Worker, new: Worker) -> None:
+        self._unwatch(old)
+        old.channel.close()
+        self._watch(new)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close every channel (each worker then finishes what it holds and exits); wait."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.channel.close()
+        for worker in self._workers:
+            try:
+                worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("ingest worker %d did not stop in %.0f s; killed", worker.index, timeout)
+                worker.proc.kill()
+                worker.proc.wait()

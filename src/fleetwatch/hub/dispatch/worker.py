@@ -1,0 +1,144 @@
+"""An ingest worker process: `python -m fleetwatch.hub.dispatch.worker FD` (started by the hub).
+
+FD is its end of the hub's socket pair (`pool.py`). Settings come from `FLEETWATCH_*` like
+uvicorn workers'. The worker runs uvicorn's server without a listening socket: every connection
+arrives from the hub as a socket plus the bytes the hub already read from it, and is served by
+uvicorn's own HTTP protocol, primed with those bytes. When the hub closes its end (it stops, or
+died), the worker stops taking connections, finishes the requests it holds and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY
+from fleetwatch.hub.dispatch.relay import relay
+
+log = logging.getLogger("fleetwatch.hub.dispatch")
+
+
+class _Primed(asyncio.Protocol):
+    """Installs `inner` on the transport and replays the bytes the hub already read."""
+
+    def __init__(self, inner: asyncio.Protocol, first: bytes) -> None:
+        self._inner = inner
+        self._first = first
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.set_protocol(self._inner)
+        self._inner.connection_made(transport)
+        if isinstance(self._inner, asyncio.Protocol):
+            self._inner.data_received(self._first)
+
+
+class WorkerServer(uvicorn.Server):
+    """uvicorn's server, fed connections by the hub instead of a listening socket."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket, app: FastAPI) -> None:
+        super().__init__(config)
+        self._channel = channel
+        self._app = app
+        self._protocol: Callable[[], asyncio.Protocol] | None = None
+        self._relay: asyncio.Task[None] | None = None
+        self._receiving = False
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])
+        config, loop = self.config, asyncio.get_running_loop()
+
+        def protocol() -> asyncio.Protocol:
+            made: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+            return made
+
+        self._protocol = protocol
+        self._channel.setblocking(False)
+        loop.add_reader(self._channel.fileno(), self._receive)
+        self._receiving = True
+        bus = self._app.state.ctx.extras["events"]
+        self._relay = loop.create_task(relay(bus, self._channel), name="relay")
+        self._channel.send(READY)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)  # requests in progress finish (and are relayed)
+        if self._relay is not None:
+            self._relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay
+        self._close_channel()
+
+    def _stop_receiving(self) -> None:
+        """Take no more connections (the channel stays open for the relay until the end)."""
+        if not self._receiving:
+            return
+        self._receiving = False
+        asyncio.get_running_loop().remove_reader(self._channel.fileno())
+
+    def _close_channel(self) -> None:
+        self._stop_receiving()
+        self._channel.close()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                first, fds, _flags, _addr = socket.recv_fds(self._channel, MAX_MESSAGE, 1)
+            except BlockingIOError:
+                return
+            except OSError:
+                first, fds = b"", []
+            if not first and not fds:  # the hub closed its end: stop
+                self._stop_receiving()
+                self.should_exit = True
+                return
+            for fd in fds:
+                self._adopt(socket.socket(fileno=fd), first)
+
+    def _adopt(self, sock: socket.socket, first: bytes) -> None:
+        assert self._protocol is not None
+        make = self._protocol
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(loop.connect_accepted_socket(lambda: _Primed(make(), first), sock))
+        task.add_done_callback(_closed_if_failed(sock))
+
+
+def _closed_if_failed(sock: socket.socket) -> Callable[[asyncio.Task[object]], None]:
+    def done(task: asyncio.Task[object]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            log.debug("ingest worker: a handed connection could not be served: %r", task)
+            sock.close()
+
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fleetwatch.cli.hub import log_config
+    from fleetwatch.hub.app import create_app
+    from fleetwatch.hub.settings import load_settings
+
+    args = sys.argv[1:] if argv is None else argv
+    channel = socket.socket(fileno=int(args[0]))
+    settings = load_settings()
+    app = create_app(settings, ingest_worker=True)
+    config = uvicorn.Config(
+        app,
+        log_config=log_config(settings.log_level, settings.access_log),
+        access_log=settings.access_log,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+    WorkerServer(config, channel, app).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
