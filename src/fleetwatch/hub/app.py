@@ -121,7 +121,9 @@ def create_app(
                     name="leader-election",
                 )
             if ingest_pool is not None:
-                ingest_pool.attach(relay.receiver(ctx.extras["events"]))
+                runtime = ctx.extras[alert_service.RUNTIME_KEY]
+                wanted = runtime.engine.wanted
+                ingest_pool.attach(relay.receiver(runtime.bus), lambda: frozenset(wanted()))
             role = "ingest worker" if ingest_worker else "hub"
             log.info("%s ready: %s database, schema current, leader: %s", role, db.dialect, leading)
             if dashboard or ingest_worker:  # served processes (not in-process test apps)

@@ -10,6 +10,7 @@ so workers never outlive the hub, even one killed with SIGKILL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import itertools
 import logging
@@ -22,9 +23,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
+
+from fleetwatch.hub.dispatch.relay import WANTED
+
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
 READY = b"ready"
+#: how often the hub checks whether the alert rules' metrics changed (a new rule's metric is
+#: relayed by the workers at most this long after it was saved)
+ADVERTISE_SECONDS = 1.0
 #: the largest message on a channel (a connection's first bytes, or a relayed batch)
 MAX_MESSAGE = 256 * 1024
 #: how often the supervisor looks for workers that exited, and the wait before a restart
@@ -40,6 +48,7 @@ class Worker:
     ready: bool = False
     gone: bool = False
     handed: int = field(default=0)
+    wanted: frozenset[str] | None = None  # what it was last told (`relay.Wanted`)
 
 
 class IngestPool:
@@ -56,6 +65,7 @@ class IngestPool:
         self.served_here = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_message: Callable[[bytes], None] | None = None
+        self._advertiser: asyncio.Task[None] | None = None
 
     @property
     def workers(self) -> list[Worker]:
@@ -83,19 +93,40 @@ class IngestPool:
         log.info("ingest worker %d started (pid %d)", index, proc.pid)
         return Worker(index, proc, mine)
 
-    def attach(self, on_message: Callable[[bytes], None]) -> None:
+    def attach(
+        self, on_message: Callable[[bytes], None], wanted: Callable[[], frozenset[str]]
+    ) -> None:
         """Start reading the workers' messages on the running event loop (the hub's lifespan):
-        `READY`, then whatever they relay (`relay.py`), given to `on_message`."""
+        `READY`, then whatever they relay (`relay.py`), given to `on_message`; and tell them,
+        whenever it changes, which metrics the alert rules watch (`wanted()`)."""
         self._loop = asyncio.get_running_loop()
         self._on_message = on_message
         for worker in self._workers:
             self._watch(worker)
+        self._advertiser = self._loop.create_task(self._advertise(wanted), name="advertise")
 
     def detach(self) -> None:
+        if self._advertiser is not None:
+            self._advertiser.cancel()
+            self._advertiser = None
         if self._loop is not None:
             for worker in self._workers:
                 self._unwatch(worker)
         self._loop = self._on_message = None
+
+    async def _advertise(self, wanted: Callable[[], frozenset[str]]) -> None:
+        while True:
+            try:
+                names = wanted()
+                message = WANTED + orjson.dumps(sorted(names))
+                for worker in self._workers:
+                    if worker.ready and not worker.gone and worker.wanted != names:
+                        with contextlib.suppress(OSError):  # full: told on the next round
+                            worker.channel.send(message)
+                            worker.wanted = names
+            except Exception:  # the loop must outlive any one round
+                log.exception("ingest workers: could not tell them the wanted metrics")
+            await asyncio.sleep(ADVERTISE_SECONDS)
 
     def _watch(self, worker: Worker) -> None:
         if self._loop is not None and not worker.gone:
@@ -124,32 +155,36 @@ class IngestPool:
 
     def hand_off(self, transport: asyncio.Transport, first: bytes) -> bool | None:
         """Give the connection of `transport` (and the bytes read from it) to a ready worker.
-        False when none could take it: the caller serves it; None when none is ready yet but
-        one is starting: the caller may try again shortly."""
+
+        True: handed over. None: no worker can take it right now, but one is starting or its
+        queue is full: the caller may try again shortly. False: none ever will (no workers,
+        all gone, or more bytes than a message holds): the caller serves it.
+        """
         workers = self._workers
         sock = transport.get_extra_info("socket")
         if not workers or sock is None:
             return False
         start = next(self._turn)
-        starting = False
+        later = False
         for k in range(len(workers)):
             worker = workers[(start + k) % len(workers)]
             if not worker.ready:
-                starting = starting or not worker.gone
+                later = later or not worker.gone
                 continue
             try:
                 socket.send_fds(worker.channel, [first], [sock.fileno()])
             except BlockingIOError:
-                continue  # its queue is full: it is busy
+                later = True  # its queue is full: it is busy
+                continue
             except OSError as exc:
-                if exc.errno == errno.EMSGSIZE:  # more bytes than a message holds: serve here
+                if exc.errno == errno.EMSGSIZE:
                     break
                 worker.gone = True  # its end is closed: it exited
                 continue
             worker.handed += 1
             self.handed_over += 1
             return True
-        if starting:
+        if later and len(first) <= MAX_MESSAGE:
             return None
         self.served_here += 1
         return False

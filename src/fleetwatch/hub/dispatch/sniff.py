@@ -24,8 +24,8 @@ AGENT_REQUESTS = (
 )
 #: Longest wait for a request line before the connection is served here anyway.
 SNIFF_BYTES = 64
-#: While workers are starting (just after the hub started, or one being restarted), an agent's
-#: connection waits for one this long (polled every `RETRY_SECONDS`), then is served here.
+#: While no worker can take it (they are starting, or their queues are full), an agent's
+#: connection waits for one this long (asked again every `RETRY_SECONDS`), then is served here.
 STARTING_WAIT_SECONDS = 15.0
 RETRY_SECONDS = 0.05
 #: A connection that sends nothing for this long is closed (browsers open spare connections

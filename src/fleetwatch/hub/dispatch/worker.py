@@ -20,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY
-from fleetwatch.hub.dispatch.relay import relay
+from fleetwatch.hub.dispatch.relay import WANTED, Wanted, relay
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
@@ -49,6 +49,7 @@ class WorkerServer(uvicorn.Server):
         self._protocol: Callable[[], asyncio.Protocol] | None = None
         self._relay: asyncio.Task[None] | None = None
         self._receiving = False
+        self._wanted = Wanted()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
@@ -65,7 +66,7 @@ class WorkerServer(uvicorn.Server):
         loop.add_reader(self._channel.fileno(), self._receive)
         self._receiving = True
         bus = self._app.state.ctx.extras["events"]
-        self._relay = loop.create_task(relay(bus, self._channel), name="relay")
+        self._relay = loop.create_task(relay(bus, self._channel, self._wanted), name="relay")
         self._channel.send(READY)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -99,6 +100,8 @@ class WorkerServer(uvicorn.Server):
                 self._stop_receiving()
                 self.should_exit = True
                 return
+            if not fds and first.startswith(WANTED):
+                self._wanted.update(first)
             for fd in fds:
                 self._adopt(socket.socket(fileno=fd), first)
 
