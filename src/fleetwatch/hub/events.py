@@ -6,15 +6,105 @@ it sees snapshots that other hub processes ingested. See `alerts/feed.py`.)
 `publish` never blocks and never raises: each subscriber has its own bounded queue, and a full
 queue drops the event for that subscriber only (counted in `Subscription.dropped`), so a slow
 consumer can never delay ingest. Call `publish` from the event loop's thread.
+
+A committed snapshot is a `SnapshotView`: ingest validates most bodies into msgspec twins of the
+wire models (`api/wire_fast.py`) and the rest into the pydantic `Snapshot`; both have the same
+attributes with the same values. The protocols below list what the hub reads from either (mypy
+checks the pydantic side; `tests/unit/test_wire_fast_views.py` checks the msgspec side), so a
+reader of a new field adds it here.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from fleetwatch.protocol.models import Snapshot
+# Scalars are plain attributes; nested models and containers are read-only properties, so a
+# `list[Disk]` field satisfies `Sequence[DiskView]` (an attribute would have to match exactly).
+
+
+class DiskView(Protocol):
+    mountpoint: str
+    free: int
+    percent: float
+
+
+class NetworkView(Protocol):
+    bytes_sent_per_sec: float | None
+    bytes_recv_per_sec: float | None
+
+
+class CpuView(Protocol):
+    count_logical: int | None
+    load_1: float | None
+
+
+class SwapView(Protocol):
+    total_bytes: int
+    percent: float
+
+
+class DiskIOView(Protocol):
+    read_bytes_per_sec: float | None
+    write_bytes_per_sec: float | None
+
+
+class MetricsView(Protocol):
+    cpu_percent: float
+    memory_percent: float
+    process_count: int | None
+    thread_count: int | None
+
+    @property
+    def disks(self) -> Sequence[DiskView]: ...
+    @property
+    def network(self) -> NetworkView: ...
+    @property
+    def cpu(self) -> CpuView | None: ...
+    @property
+    def swap(self) -> SwapView | None: ...
+    @property
+    def disk_io(self) -> DiskIOView | None: ...
+
+
+class ServiceView(Protocol):
+    service_name: str
+    status: str
+    start_type: str | None
+    discovered: bool
+
+
+class WatchedProcessView(Protocol):
+    alive: bool
+
+
+class GpuView(Protocol):
+    index: int
+    temperature_celsius: float | None
+
+
+class AgentView(Protocol):
+    version: str
+
+
+class SnapshotView(Protocol):
+    """A validated snapshot as the hub reads it: a `protocol.models.Snapshot` or its twin."""
+
+    snapshot_id: str | None
+    collected_at: str | None
+
+    @property
+    def metrics(self) -> MetricsView: ...
+    @property
+    def services(self) -> Sequence[ServiceView]: ...
+    @property
+    def watched_processes(self) -> Mapping[str, WatchedProcessView]: ...
+    @property
+    def gpus(self) -> Sequence[GpuView]: ...
+    @property
+    def agent(self) -> AgentView | None: ...
 
 
 @dataclass(frozen=True)
@@ -24,7 +114,7 @@ class SnapshotCommitted:
 
     server_id: str
     ts: float
-    snapshot: Snapshot
+    snapshot: SnapshotView
     row_id: int
 
 

@@ -3,7 +3,8 @@
 Per-target metrics (one value per mount, GPU, watched process, service) return one
 `(target, value)` pair per target; whole-host metrics return `[(None, value)]` or `[]` when the
 snapshot does not carry the number. Timer metrics (`offline`, `disk_full_days`) are not read
-from a snapshot: the engine evaluates them on its timer.
+from a snapshot: the engine evaluates them on its timer. Readers take a `SnapshotView`: the
+pydantic `Snapshot` (dry runs) or its msgspec twin (most committed snapshots, via ingest).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from fleetwatch.protocol.models import Snapshot
+from fleetwatch.hub.events import SnapshotView
 
 GIB = 1024**3
 Reading = list[tuple[str | None, float]]
@@ -33,48 +34,48 @@ class MetricSpec:
     per_target: bool
     source: Literal["snapshot", "timer"]
     label: str
-    read: Callable[[Snapshot], Reading] | None = None
+    read: Callable[[SnapshotView], Reading] | None = None
 
 
-def _cpu(s: Snapshot) -> Reading:
+def _cpu(s: SnapshotView) -> Reading:
     return [(None, s.metrics.cpu_percent)]
 
 
-def _memory(s: Snapshot) -> Reading:
+def _memory(s: SnapshotView) -> Reading:
     return [(None, s.metrics.memory_percent)]
 
 
-def _swap(s: Snapshot) -> Reading:
+def _swap(s: SnapshotView) -> Reading:
     swap = s.metrics.swap
     if swap is None or swap.total_bytes <= 0:
         return []
     return [(None, swap.percent)]
 
 
-def _load(s: Snapshot) -> Reading:
+def _load(s: SnapshotView) -> Reading:
     cpu = s.metrics.cpu
     if cpu is None or cpu.load_1 is None or not cpu.count_logical:
         return []
     return [(None, cpu.load_1 / cpu.count_logical)]
 
 
-def _disk_percent(s: Snapshot) -> Reading:
+def _disk_percent(s: SnapshotView) -> Reading:
     return [(d.mountpoint, d.percent) for d in s.metrics.disks]
 
 
-def _disk_free(s: Snapshot) -> Reading:
+def _disk_free(s: SnapshotView) -> Reading:
     return [(d.mountpoint, d.free / GIB) for d in s.metrics.disks]
 
 
-def _gpu_temp(s: Snapshot) -> Reading:
+def _gpu_temp(s: SnapshotView) -> Reading:
     return [(str(g.index), g.temperature_celsius) for g in s.gpus if g.temperature_celsius]
 
 
-def _process_down(s: Snapshot) -> Reading:
+def _process_down(s: SnapshotView) -> Reading:
     return [(name, 0.0 if p.alive else 1.0) for name, p in s.watched_processes.items()]
 
 
-def _service_stopped(s: Snapshot) -> Reading:
+def _service_stopped(s: SnapshotView) -> Reading:
     out: Reading = []
     for svc in s.services:
         # quiet by default: only services someone asked to monitor, and never ones that

@@ -2,8 +2,10 @@
 
 Stored shapes (what readers get back with `codec.unpack`):
 - `snapshots.detail` and `servers.latest`: the validated snapshot as
-  `Snapshot.model_dump(mode="json")` (serialised by pydantic-core directly) — every model key
-  present (absent optional values are `null`), strings exactly as the agent sent them.
+  `Snapshot.model_dump(mode="json")` — every model key present (absent optional values are
+  `null`), strings exactly as the agent sent them. Snapshots arrive as `SnapshotView`s: the
+  pydantic model, or (most of them) its msgspec twin from `api/wire_fast.py`, which encodes to
+  the same bytes (`wire_fast.to_json`).
   `servers.latest` is the newest snapshot by `collected_at`; a replayed older one never
   replaces it.
 - `live_samples.detail` and `servers.latest_live`: `LiveSample.model_dump(mode="json")`.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,12 +28,13 @@ import orjson
 from sqlalchemy import Connection
 
 from fleetwatch.errors import FleetwatchError
+from fleetwatch.hub.api.wire_fast import LiveView, to_json
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.events import SnapshotCommitted
+from fleetwatch.hub.events import SnapshotCommitted, SnapshotView
 from fleetwatch.hub.services import keys
 from fleetwatch.hub.store import codec, references, rollups, timeseries
 from fleetwatch.hub.store.tables import HOT_METRICS, servers
-from fleetwatch.protocol.models import LiveSample, Registration, Snapshot
+from fleetwatch.protocol.models import Registration
 
 
 class ServerGone(FleetwatchError):
@@ -43,7 +47,7 @@ class BadTimestamp(FleetwatchError):
         super().__init__(f"{field}: {value!r} is not an ISO 8601 time")
 
 
-def hot_values(snapshot: Snapshot) -> dict[str, float | None]:
+def hot_values(snapshot: SnapshotView) -> dict[str, float | None]:
     """The numbers stored as columns (and rolled up) for one snapshot; None when not sent."""
     m = snapshot.metrics
     return {
@@ -59,11 +63,6 @@ def hot_values(snapshot: Snapshot) -> dict[str, float | None]:
         "process_count": None if m.process_count is None else float(m.process_count),
         "thread_count": None if m.thread_count is None else float(m.thread_count),
     }
-
-
-def _json(model: Snapshot | LiveSample) -> bytes:
-    """`model_dump(mode="json")` as JSON text in one step (pydantic-core, no dict between)."""
-    return model.__pydantic_serializer__.to_json(model)
 
 
 def parse_time(value: str | None, field: str, default: float) -> float:
@@ -109,13 +108,13 @@ class StoreResult:
 
 def prepare_snapshots(
     server_id: str,
-    snapshots: list[Snapshot],
+    snapshots: Sequence[SnapshotView],
     received_at: float,
     field_prefix: str,
     refs: references.References,
 ) -> SnapshotWrite:
     """Everything CPU-bound (hot values, encoding) happens here, outside the writer thread."""
-    texts = [_json(snap) for snap in snapshots]  # never empty: the models require one
+    texts = [to_json(snap) for snap in snapshots]  # never empty: the models require one
     details, offer = refs.pack(server_id, texts, received_at)
     rows = []
     for i, (snap, detail) in enumerate(zip(snapshots, details, strict=True)):
@@ -173,7 +172,7 @@ def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreR
 
 
 async def ingest_snapshots(
-    ctx: HubContext, server_id: str, snapshots: list[Snapshot], batch: bool = False
+    ctx: HubContext, server_id: str, snapshots: Sequence[SnapshotView], batch: bool = False
 ) -> StoreResult:
     """Store snapshots of `server_id`; returns after commit. Raises ServerGone, BadTimestamp."""
     refs = _references(ctx)
@@ -221,14 +220,14 @@ def store_live(conn: Connection, items: list[timeseries.LiveRow]) -> list[Watch]
     return [(alive[r.server_id],) if r.server_id in alive else None for r in items]
 
 
-async def ingest_live(ctx: HubContext, server_id: str, sample: LiveSample) -> float | None:
+async def ingest_live(ctx: HubContext, server_id: str, sample: LiveView) -> float | None:
     """Store a live sample; returns the server's `live_watch_until`. Raises ServerGone."""
     ts = parse_time(sample.collected_at, "collected_at", time.time())
     hot = tuple(
         float(v) if v is not None else None
         for v in (getattr(sample, name) for name in timeseries.LIVE_HOT)
     )
-    row = timeseries.LiveRow(server_id, ts, hot, codec.pack_json(_json(sample)))
+    row = timeseries.LiveRow(server_id, ts, hot, codec.pack_json(to_json(sample)))
     watch: Watch = await ctx.db.write_batched(store_live, row)
     if watch is None:
         keys.invalidate_server(ctx, server_id)
