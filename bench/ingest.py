@@ -264,6 +264,8 @@ def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, A
     env["FLEETWATCH_RATE_LIMIT_PER_MINUTE"] = "0"
     cmd = [sys.executable, "-m", "fleetwatch.cli.main", "hub", "--port", str(port)]
     cmd += ["--data-dir", str(data), "--workers", str(args.workers)]
+    if args.ingest_workers is not None:
+        cmd += ["--ingest-workers", str(args.ingest_workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/ping", proc)
@@ -368,6 +370,9 @@ def main() -> int:
     parser.add_argument("--variants", type=int, default=20, help="distinct snapshots per server")
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between snapshots")
     parser.add_argument("--workers", type=int, default=1, help="hub worker processes")
+    parser.add_argument(
+        "--ingest-workers", type=int, default=None, help="hub ingest workers (default: the hub's)"
+    )
     parser.add_argument("--skip-vm", action="store_true", help=f"do not run {ANCHOR}")
     args = parser.parse_args()
     print(f"generating {args.servers} x {args.variants} payloads ...", flush=True)

@@ -1,0 +1,180 @@
+"""Ingest workers (`hub/dispatch/`): agents' connections served by worker processes on the
+hub's one port; the dashboard stays in the hub process; workers come and go with the hub."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from factories import make_snapshot
+from hubtest import RunningHub, bearer, running_hub
+
+pytestmark = pytest.mark.e2e
+
+
+def workers_of(hub: RunningHub, count: int, timeout: float = 20) -> list[psutil.Process]:
+    """The hub's ingest worker processes, once `count` of them run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        children = [
+            p
+            for p in psutil.Process(hub.process.pid).children()
+            if "fleetwatch.hub.dispatch.worker" in " ".join(p.cmdline())
+        ]
+        if len(children) == count or time.monotonic() > deadline:
+            assert len(children) == count, hub.log()
+            return children
+        time.sleep(0.1)
+
+
+def holder_of(hub: RunningHub, client_port: int) -> int:
+    """The pid of the hub process (hub or worker) holding our connection from `client_port`."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for proc in [psutil.Process(hub.process.pid), *workers_of(hub, 2)]:
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.raddr and conn.raddr.port == client_port:
+                    return proc.pid
+        time.sleep(0.1)
+    raise AssertionError(f"no hub process holds the connection from port {client_port}")
+
+
+def local_port(response: httpx.Response) -> int:
+    stream = response.extensions["network_stream"]
+    port: int = stream.get_extra_info("client_addr")[1]
+    return port
+
+
+def snapshot(i: int, cpu: float = 12.0) -> dict[str, object]:
+    return make_snapshot(
+        snapshot_id=f"s-{i}-{time.time_ns()}",
+        collected_at=datetime.now(UTC).isoformat(),
+        metrics={"cpu_percent": cpu},
+    )
+
+
+def admin_token(hub: RunningHub) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "fleetwatch.cli.main", "user", "token", "admin",
+         "--data-dir", str(hub.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def test_agents_are_served_by_workers_and_the_dashboard_by_the_hub(tmp_path: Path) -> None:
+    with running_hub(tmp_path, None, "--ingest-workers", "2") as hub:
+        workers = {p.pid for p in workers_of(hub, 2)}
+        reg = httpx.post(f"{hub.base_url}/api/register", json={"hostname": "w1"}).json()
+        auth = bearer(reg["server_id"], reg["api_key"])
+        with httpx.Client(base_url=hub.base_url, timeout=10) as agent:
+            first = agent.post("/api/metrics", json=snapshot(0), headers=auth)
+            assert first.status_code == 200, first.text
+            assert first.json()["stored"] == 1
+            assert holder_of(hub, local_port(first)) in workers
+            # the same keep-alive connection: the worker answers agents and the API...
+            for i in range(1, 4):
+                r = agent.post("/api/metrics", json=snapshot(i), headers=auth)
+                assert r.json() == {"status": "ok", "stored": 1, "duplicates": 0}
+            again = agent.post("/api/metrics", json={"metrics": "x"}, headers=auth)
+            assert again.status_code == 422 and again.json()["error"]["field"]
+            assert agent.get("/api/dashboard").status_code == 401  # the API's own answer
+            # ... and sends a dashboard page to a new connection (to the hub process)
+            page = agent.get("/login?next=%2F", follow_redirects=False)
+            assert page.status_code == 307, page.text
+            assert page.headers["location"] == "/login?next=%2F"
+            assert page.headers["connection"] == "close"
+        with httpx.Client(base_url=hub.base_url, timeout=10) as browser:
+            login = browser.get("/login?next=%2F")
+            assert login.status_code == 200 and "fleetwatch" in login.text.lower()
+            assert holder_of(hub, local_port(login)) == hub.process.pid
+        token = admin_token(hub)
+        detail = httpx.get(
+            f"{hub.base_url}/api/dashboard/server/{reg['server_id']}",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert detail["server"]["hostname"] == "w1"
+
+
+def test_alerts_fire_for_snapshots_a_worker_stored(tmp_path: Path) -> None:
+    env = {"FLEETWATCH_RATE_LIMIT_PER_MINUTE": "0"}
+    with running_hub(tmp_path, None, "--ingest-workers", "2", **env) as hub:
+        workers_of(hub, 2)
+        hosts = []
+        for i in range(6):  # a connection each: handed to the workers in turn
+            reg = httpx.post(f"{hub.base_url}/api/register", json={"hostname": f"hot-{i}"}).json()
+            with httpx.Client(base_url=hub.base_url, timeout=10) as agent:
+                r = agent.post(
+                    "/api/metrics",
+                    json=snapshot(i, cpu=99.0),
+                    headers=bearer(reg["server_id"], reg["api_key"]),
+                )
+                assert r.status_code == 200, r.text
+            hosts.append(reg["server_id"])
+        auth = {"Authorization": f"Bearer {admin_token(hub)}"}
+        deadline = time.monotonic() + 20
+        firing: set[str] = set()
+        with httpx.Client(base_url=hub.base_url, timeout=10, headers=auth) as api:
+            while time.monotonic() < deadline and firing != set(hosts):
+                alerts = api.get("/api/dashboard/alerts").json()
+                firing = {a["server_id"] for a in alerts if a["metric"] == "cpu_percent"}
+                time.sleep(0.2)
+        assert firing == set(hosts), hub.log()
+        assert hub.log().count("leader: True") == 1  # the hub process, never a worker
+
+
+def test_a_killed_worker_is_replaced_and_nothing_is_refused_meanwhile(tmp_path: Path) -> None:
+    env = {"FLEETWATCH_RATE_LIMIT_PER_MINUTE": "0"}
+    with running_hub(tmp_path, None, "--ingest-workers", "2", **env) as hub:
+        victim, survivor = workers_of(hub, 2)
+        reg = httpx.post(f"{hub.base_url}/api/register", json={"hostname": "k"}).json()
+        auth = bearer(reg["server_id"], reg["api_key"])
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        for i in range(10):  # new connections while one worker is gone
+            r = httpx.post(f"{hub.base_url}/api/metrics", json=snapshot(i), headers=auth)
+            assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 20
+        pids: set[int] = set()
+        while time.monotonic() < deadline:
+            pids = {p.pid for p in workers_of(hub, 2)}
+            if victim.pid not in pids:
+                break
+            time.sleep(0.2)
+        assert victim.pid not in pids and survivor.pid in pids
+        assert "ingest worker 0 exited" in hub.log() or "ingest worker 1 exited" in hub.log()
+
+
+def test_workers_stop_with_the_hub_even_when_it_is_killed(tmp_path: Path) -> None:
+    with running_hub(tmp_path, None, "--ingest-workers", "2") as hub:
+        workers = workers_of(hub, 2)
+        hub.kill()  # SIGKILL: the hub runs no shutdown code; the workers see their channel close
+        _gone, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, [p.pid for p in alive]
+
+
+def test_the_hub_alone_serves_everything_with_no_workers(tmp_path: Path) -> None:
+    with running_hub(tmp_path, None, "--ingest-workers", "0") as hub:
+        assert psutil.Process(hub.process.pid).children() == []
+        reg = httpx.post(f"{hub.base_url}/api/register", json={"hostname": "solo"}).json()
+        with httpx.Client(base_url=hub.base_url, timeout=10) as agent:
+            r = agent.post(
+                "/api/metrics", json=snapshot(0), headers=bearer(reg["server_id"], reg["api_key"])
+            )
+            assert r.status_code == 200
+            assert holder_of_single(hub, local_port(r)) == hub.process.pid
+
+
+def holder_of_single(hub: RunningHub, client_port: int) -> int:
+    for conn in psutil.Process(hub.process.pid).net_connections(kind="tcp"):
+        if conn.raddr and conn.raddr.port == client_port:
+            return hub.process.pid
+    return os.getpid()  # nobody: fails the caller's comparison
