@@ -150,7 +150,18 @@ def test_a_killed_worker_is_replaced_and_nothing_is_refused_meanwhile(tmp_path: 
                 break
             time.sleep(0.2)
         assert victim.pid not in pids and survivor.pid in pids
-        assert "ingest worker 0 exited" in hub.log() or "ingest worker 1 exited" in hub.log()
+        assert "exited with -9; restarting" in hub.log()
+
+
+def test_ctrl_c_stops_the_hub_and_its_workers_together(tmp_path: Path) -> None:
+    with running_hub(tmp_path, None, "--ingest-workers", "2") as hub:
+        workers = workers_of(hub, 2)
+        for proc in [psutil.Process(hub.process.pid), *workers]:  # what a terminal does
+            proc.send_signal(signal.SIGINT)
+        assert hub.process.wait(timeout=30) == 0
+        _gone, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, [p.pid for p in alive]
+        assert "restarting" not in hub.log()
 
 
 def test_workers_stop_with_the_hub_even_when_it_is_killed(tmp_path: Path) -> None:

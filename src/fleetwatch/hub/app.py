@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from fleetwatch.hub.dispatch.pool import IngestPool
 
 log = logging.getLogger("fleetwatch.hub")
+#: the hub starts serving once its ingest workers are ready, or after this long
+WORKERS_READY_SECONDS = 30.0
 
 
 def open_database(settings: HubSettings) -> Database:
@@ -124,6 +126,8 @@ def create_app(
                 runtime = ctx.extras[alert_service.RUNTIME_KEY]
                 wanted = runtime.engine.wanted
                 ingest_pool.attach(relay.receiver(runtime.bus), lambda: frozenset(wanted()))
+                if not await ingest_pool.wait_ready(WORKERS_READY_SECONDS):
+                    log.warning("ingest workers not ready after %.0f s", WORKERS_READY_SECONDS)
             role = "ingest worker" if ingest_worker else "hub"
             log.info("%s ready: %s database, schema current, leader: %s", role, db.dialect, leading)
             if dashboard or ingest_worker:  # served processes (not in-process test apps)

@@ -114,6 +114,16 @@ class IngestPool:
                 self._unwatch(worker)
         self._loop = self._on_message = None
 
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait until every worker said `READY` (or is gone); False after `timeout` seconds.
+        The hub's lifespan waits for this, so when the hub answers, its workers serve too."""
+        deadline = time.monotonic() + timeout
+        while any(not (w.ready or w.gone) for w in self._workers):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def _advertise(self, wanted: Callable[[], frozenset[str]]) -> None:
         while True:
             try:
@@ -191,28 +201,32 @@ class IngestPool:
 
     def _supervise(self) -> None:
         while not self._stopping.wait(SUPERVISE_SECONDS):
-            for i, worker in enumerate(list(self._workers)):
+            for worker in list(self._workers):
                 code = worker.proc.poll()
                 if code is None:
                     continue
                 worker.gone = True
-                log.warning("ingest worker %d exited with %s; restarting it", worker.index, code)
-                if self._stopping.wait(RESTART_BACKOFF_SECONDS):
-                    return
-                replacement = self._spawn(worker.index)
-                workers = list(self._workers)
-                workers[i] = replacement
-                self._workers = workers
+                replacement = None
+                if code == 0:  # it was told to stop (SIGTERM): the hub serves its share
+                    log.warning("ingest worker %d stopped; not restarted", worker.index)
+                else:
+                    log.warning("ingest worker %d exited with %s; restarting", worker.index, code)
+                    if self._stopping.wait(RESTART_BACKOFF_SECONDS):
+                        return
+                    replacement = self._spawn(worker.index)
+                workers = [w for w in self._workers if w is not worker]
+                self._workers = workers if replacement is None else [*workers, replacement]
                 loop = self._loop
                 if loop is not None:  # the loop closes the old channel and reads the new one
                     loop.call_soon_threadsafe(self._replace, worker, replacement)
                 else:
                     worker.channel.close()
 
-    def _replace(self, old: Worker, new: Worker) -> None:
+    def _replace(self, old: Worker, new: Worker | None) -> None:
         self._unwatch(old)
         old.channel.close()
-        self._watch(new)
+        if new is not None:
+            self._watch(new)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Close every channel (each worker then finishes what it holds and exits); wait."""

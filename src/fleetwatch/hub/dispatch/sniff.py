@@ -26,7 +26,7 @@ AGENT_REQUESTS = (
 SNIFF_BYTES = 64
 #: While no worker can take it (they are starting, or their queues are full), an agent's
 #: connection waits for one this long (asked again every `RETRY_SECONDS`), then is served here.
-STARTING_WAIT_SECONDS = 15.0
+STARTING_WAIT_SECONDS = 5.0
 RETRY_SECONDS = 0.05
 #: A connection that sends nothing for this long is closed (browsers open spare connections
 #: they may never use; uvicorn closes idle keep-alive connections after a few seconds too).

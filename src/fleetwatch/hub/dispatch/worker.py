@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -68,6 +70,13 @@ class WorkerServer(uvicorn.Server):
         bus = self._app.state.ctx.extras["events"]
         self._relay = loop.create_task(relay(bus, self._channel, self._wanted), name="relay")
         self._channel.send(READY)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Ctrl-C reaches the whole process group: the hub decides when its workers stop (it
+        closes their channels). SIGTERM sent to a worker itself still stops it."""
+        if sig == signal.SIGINT:
+            return
+        super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets)  # requests in progress finish (and are relayed)
