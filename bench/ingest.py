@@ -274,9 +274,10 @@ def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, A
             r = httpx.post(f"http://127.0.0.1:{port}/api/register", json={"hostname": f"b{s}"})
             auth.append(f"{r.json()['server_id']}:{r.json()['api_key']}")
         before, _ = sqlite_bytes(data / "fleetwatch.db")
-        cpu_before = tree_cpu_seconds(proc.pid)
+        cpu_before, stolen_before = tree_cpu_seconds(proc.pid), stolen_seconds()
         result = run_load(port, hub_requests(fleet, port, auth), args.connections, args.duration)
         cpu = tree_cpu_seconds(proc.pid) - cpu_before
+        stolen = stolen_seconds() - stolen_before
     finally:
         stop(proc)
     after, tables = sqlite_bytes(data / "fleetwatch.db")
@@ -286,6 +287,7 @@ def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, A
         "bytes_per_sample": (after - before) / max(samples, 1),
         "tables": tables,
         "cpu_us_per_payload": cpu / max(result.ok, 1) * 1e6,
+        "stolen": stolen / args.duration,
     }
 
 
@@ -300,9 +302,10 @@ def bench_vm(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, An
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc)
-        cpu_before = tree_cpu_seconds(proc.pid)
+        cpu_before, stolen_before = tree_cpu_seconds(proc.pid), stolen_seconds()
         result = run_load(port, vm_requests(fleet, port), args.connections, args.duration)
         cpu = tree_cpu_seconds(proc.pid) - cpu_before
+        stolen = stolen_seconds() - stolen_before
         httpx.get(f"http://127.0.0.1:{port}/internal/force_flush", timeout=60)
         time.sleep(2)
     finally:
@@ -313,7 +316,16 @@ def bench_vm(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, An
         "load": result,
         "bytes_per_sample": size / max(samples, 1),
         "cpu_us_per_payload": cpu / max(result.ok, 1) * 1e6,
+        "stolen": stolen / args.duration,
     }
+
+
+def stolen_seconds() -> float:
+    """CPU time the hypervisor gave other guests (`steal` in /proc/stat), all cores summed:
+    a virtual machine's benchmark is comparable only between runs where this stays small."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
 
 
 def report(hub: dict[str, Any], vm: dict[str, Any] | None, fleet: Fleet) -> None:
@@ -359,6 +371,8 @@ def report(hub: dict[str, Any], vm: dict[str, Any] | None, fleet: Fleet) -> None
         "hub database by table/index (bytes): "
         + ", ".join(f"{k} {n:,}" for k, n in list(hub["tables"].items())[:8])
     )
+    stolen = f"hub run {hub['stolen']:.2f}" + (f", {ANCHOR} run {vm['stolen']:.2f}" if vm else "")
+    print(f"CPU stolen by the hypervisor, cores per second: {stolen} (of {os.cpu_count()})")
     print("note: the load generator shares the machine's cores with the server under test.")
 
 
