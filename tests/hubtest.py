@@ -233,3 +233,25 @@ def running_hub(
         yield hub
     finally:
         hub.stop()
+
+
+def admin_token(hub: RunningHub) -> str:
+    """An API token of the first admin of a running hub (`fleetwatch user token admin`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "fleetwatch.cli.main", "user", "token", "admin",
+         "--data-dir", str(hub.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def wait_for_alerts(hub: RunningHub, metric: str, servers: set[str], timeout: float = 20) -> None:
+    """Wait until an alert on `metric` is firing for each of `servers` (AssertionError if not)."""
+    auth = {"Authorization": f"Bearer {admin_token(hub)}"}
+    deadline = time.monotonic() + timeout
+    firing: set[str] = set()
+    with httpx.Client(base_url=hub.base_url, timeout=10, headers=auth) as api:
+        while time.monotonic() < deadline and firing != servers:
+            alerts = api.get("/api/dashboard/alerts").json()
+            firing = {a["server_id"] for a in alerts if a["metric"] == metric}
+            time.sleep(0.2)
+    assert firing == servers, hub.log()

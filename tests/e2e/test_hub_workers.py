@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,19 +9,13 @@ import httpx
 import pytest
 
 from factories import make_snapshot
-from hubtest import bearer, running_hub
+from hubtest import bearer, running_hub, wait_for_alerts
 
 pytestmark = pytest.mark.e2e
 
 
 def test_alerts_fire_for_snapshots_from_every_worker(tmp_path: Path) -> None:
     with running_hub(tmp_path, None, "--workers", "2", FLEETWATCH_RATE_LIMIT_PER_MINUTE="0") as hub:
-        token = subprocess.run(
-            [sys.executable, "-m", "fleetwatch.cli.main", "user", "token", "admin",
-             "--data-dir", str(hub.data_dir)],
-            capture_output=True, text=True, timeout=60, check=True,
-        ).stdout.strip()  # fmt: skip
-        auth = {"Authorization": f"Bearer {token}"}
         hosts = []
         for i in range(8):  # new connections each: the kernel spreads them over both workers
             with httpx.Client(base_url=hub.base_url, timeout=10) as agent:
@@ -38,14 +29,7 @@ def test_alerts_fire_for_snapshots_from_every_worker(tmp_path: Path) -> None:
                 )
                 assert r.status_code == 200, r.text
                 hosts.append(reg["server_id"])
-        deadline = time.monotonic() + 20
-        firing: set[str] = set()
-        with httpx.Client(base_url=hub.base_url, timeout=10, headers=auth) as api:
-            while time.monotonic() < deadline and firing != set(hosts):
-                alerts = api.get("/api/dashboard/alerts").json()
-                firing = {a["server_id"] for a in alerts if a["metric"] == "cpu_percent"}
-                time.sleep(0.2)
-        assert firing == set(hosts), hub.log()
+        wait_for_alerts(hub, "cpu_percent", set(hosts))
         log = hub.log()
         assert log.count("schema current, leader: True") == 1, log  # exactly one leader
         assert log.count("schema current, leader: False") == 1, log

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +14,7 @@ import psutil
 import pytest
 
 from factories import make_snapshot
-from hubtest import RunningHub, bearer, running_hub
+from hubtest import RunningHub, admin_token, bearer, running_hub, wait_for_alerts
 
 pytestmark = pytest.mark.e2e
 
@@ -60,14 +58,6 @@ def snapshot(i: int, cpu: float = 12.0) -> dict[str, object]:
         collected_at=datetime.now(UTC).isoformat(),
         metrics={"cpu_percent": cpu},
     )
-
-
-def admin_token(hub: RunningHub) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "fleetwatch.cli.main", "user", "token", "admin",
-         "--data-dir", str(hub.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout.strip()  # fmt: skip
 
 
 def test_agents_are_served_by_workers_and_the_dashboard_by_the_hub(tmp_path: Path) -> None:
@@ -119,15 +109,7 @@ def test_alerts_fire_for_snapshots_a_worker_stored(tmp_path: Path) -> None:
                 )
                 assert r.status_code == 200, r.text
             hosts.append(reg["server_id"])
-        auth = {"Authorization": f"Bearer {admin_token(hub)}"}
-        deadline = time.monotonic() + 20
-        firing: set[str] = set()
-        with httpx.Client(base_url=hub.base_url, timeout=10, headers=auth) as api:
-            while time.monotonic() < deadline and firing != set(hosts):
-                alerts = api.get("/api/dashboard/alerts").json()
-                firing = {a["server_id"] for a in alerts if a["metric"] == "cpu_percent"}
-                time.sleep(0.2)
-        assert firing == set(hosts), hub.log()
+        wait_for_alerts(hub, "cpu_percent", set(hosts))
         assert hub.log().count("leader: True") == 1  # the hub process, never a worker
 
 
