@@ -77,8 +77,11 @@ def test_fresh_agent_registers_and_reports_at_the_set_interval(
     server_id = wait_for(lambda: identity(config), what="server_id written back")
     assert json.loads(config.read_text())["api_key"].startswith("fwk_")
     assert config.stat().st_mode & 0o777 == 0o600
-    rows = wait_for(lambda: (r := hub.snapshots(server_id)) and len(r) >= 4 and r, timeout=20)
-    gaps = [b[1] - a[1] for a, b in itertools.pairwise(rows)]
+    rows = wait_for(lambda: (r := hub.snapshots(server_id)) and len(r) >= 6 and r, timeout=40)
+    # steady state, from the third snapshot on: the first cycle may run long (the first
+    # service discovery is synchronous, slow on a loaded machine) and the schedule then catches
+    # up at once (CI once saw gaps of 3.92 s then 0.06 s, then 2.0 s)
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(rows[2:])]
     assert all(1.5 < g < 2.6 for g in gaps), gaps
     assert agent.terminate() == 0
     assert_in_order_once(hub.snapshots(server_id), cycles_from_log(agent.output()))
