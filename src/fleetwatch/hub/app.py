@@ -33,7 +33,7 @@ from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api.fastpath import HubApp
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.dispatch import relay
+from fleetwatch.hub.dispatch.forward import StoreServer
 from fleetwatch.hub.services import alerts as alert_service
 from fleetwatch.hub.services import keys, retention
 from fleetwatch.hub.services import users as user_accounts
@@ -50,14 +50,16 @@ log = logging.getLogger("fleetwatch.hub")
 WORKERS_READY_SECONDS = 30.0
 
 
-def open_database(settings: HubSettings) -> Database:
-    """The database of these settings, schema upgraded (creates the SQLite folder)."""
+def open_database(settings: HubSettings, *, checkpoints: bool = True) -> Database:
+    """The database of these settings, schema upgraded (creates the SQLite folder).
+    `checkpoints=False`: leave SQLite's WAL checkpoints to another process (the hub's)."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(
         settings.resolved_database_url,
         max_batch=settings.writer_max_batch,
         max_delay_ms=settings.writer_max_delay_ms,
+        checkpoints=checkpoints,
     )
     try:
         upgrade(db.engine)
@@ -97,7 +99,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = open_database(settings)
+        db = open_database(settings, checkpoints=not ingest_worker)
         db.start()
         ctx = HubContext(settings=settings, db=db)
         ctx.extras.setdefault(DELETE_HOOKS_KEY, []).append(
@@ -125,7 +127,7 @@ def create_app(
             if ingest_pool is not None:
                 runtime = ctx.extras[alert_service.RUNTIME_KEY]
                 wanted = runtime.engine.wanted
-                ingest_pool.attach(relay.receiver(runtime.bus), lambda: frozenset(wanted()))
+                ingest_pool.attach(lambda: frozenset(wanted()), StoreServer(db, runtime.bus))
                 if not await ingest_pool.wait_ready(WORKERS_READY_SECONDS):
                     log.warning("ingest workers not ready after %.0f s", WORKERS_READY_SECONDS)
             role = "ingest worker" if ingest_worker else "hub"

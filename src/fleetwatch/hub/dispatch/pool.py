@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import itertools
 import logging
 import os
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from fleetwatch.hub.dispatch.forward import STORE, StoreServer
 from fleetwatch.hub.dispatch.relay import WANTED
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
@@ -33,11 +35,13 @@ READY = b"ready"
 #: how often the hub checks whether the alert rules' metrics changed (a new rule's metric is
 #: relayed by the workers at most this long after it was saved)
 ADVERTISE_SECONDS = 1.0
-#: the largest message on a channel (a connection's first bytes, or a relayed batch)
+#: the largest message on a channel (a connection's first bytes, or a write)
 MAX_MESSAGE = 256 * 1024
 #: how often the supervisor looks for workers that exited, and the wait before a restart
 SUPERVISE_SECONDS = 1.0
 RESTART_BACKOFF_SECONDS = 2.0
+#: how soon an answer a worker's full channel refused is sent again
+ANSWER_RETRY_SECONDS = 0.002
 
 
 @dataclass
@@ -64,7 +68,7 @@ class IngestPool:
         self.handed_over = 0
         self.served_here = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._on_message: Callable[[bytes], None] | None = None
+        self._store: StoreServer | None = None
         self._advertiser: asyncio.Task[None] | None = None
 
     @property
@@ -93,14 +97,12 @@ class IngestPool:
         log.info("ingest worker %d started (pid %d)", index, proc.pid)
         return Worker(index, proc, mine)
 
-    def attach(
-        self, on_message: Callable[[bytes], None], wanted: Callable[[], frozenset[str]]
-    ) -> None:
+    def attach(self, wanted: Callable[[], frozenset[str]], store: StoreServer) -> None:
         """Start reading the workers' messages on the running event loop (the hub's lifespan):
-        `READY`, then whatever they relay (`relay.py`), given to `on_message`; and tell them,
-        whenever it changes, which metrics the alert rules watch (`wanted()`)."""
+        `READY`, then their writes (`forward.py`), committed by `store`; and tell them, whenever
+        it changes, which metrics the alert rules watch (`wanted()`, `relay.py`)."""
         self._loop = asyncio.get_running_loop()
-        self._on_message = on_message
+        self._store = store
         for worker in self._workers:
             self._watch(worker)
         self._advertiser = self._loop.create_task(self._advertise(wanted), name="advertise")
@@ -112,7 +114,7 @@ class IngestPool:
         if self._loop is not None:
             for worker in self._workers:
                 self._unwatch(worker)
-        self._loop = self._on_message = None
+        self._loop = self._store = None
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until every worker said `READY` (or is gone); False after `timeout` seconds.
@@ -160,8 +162,20 @@ class IngestPool:
                 return
             if message == READY:
                 worker.ready = True
-            elif self._on_message is not None:
-                self._on_message(message)
+            elif message.startswith(STORE) and self._store is not None:
+                self._store.handle(message, functools.partial(self._answer, worker))
+
+    def _answer(self, worker: Worker, message: bytes) -> None:
+        """Send a worker its writes' answer; shortly again while its channel is full."""
+        if worker.gone or worker.channel.fileno() < 0:
+            return  # it exited: its agents retry
+        try:
+            worker.channel.send(message)
+        except BlockingIOError:
+            if self._loop is not None:
+                self._loop.call_later(ANSWER_RETRY_SECONDS, self._answer, worker, message)
+        except OSError as exc:
+            log.debug("ingest worker %d: answer not sent (%s)", worker.index, exc)
 
     def hand_off(self, transport: asyncio.Transport, first: bytes) -> bool | None:
         """Give the connection of `transport` (and the bytes read from it) to a ready worker.

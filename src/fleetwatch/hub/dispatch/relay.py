@@ -1,39 +1,30 @@
-"""Worker -> hub: what the alert engine and the overview need of each snapshot a worker stored.
+"""Worker -> hub: what the alert engine and the overview need of each snapshot a worker took.
 
-The elected leader (the hub process) evaluates alerts. Without this relay it would read every
-snapshot an ingest worker committed back from the store and decode it, which cost the hub
-process more CPU than ingesting it had. Instead each worker, right after its commits, reads the
-alertable metrics of the snapshots it has in hand (`alerts.metrics.METRICS`, a few
-microseconds each) and sends them to the hub in batches over its channel. The hub publishes them
-on its event bus as `Relayed` events: the engine takes them like its own snapshots, and the
-overview pushes the servers that reported.
+The elected leader (the hub process) evaluates alerts. Without this it would read every
+snapshot an ingest worker sent back from the store and decode it, which cost the hub process
+more CPU than ingesting it had. Instead each worker reads the alertable metrics of the snapshots
+it has in hand (`alerts.metrics.METRICS`, a few microseconds each) and sends them along with the
+write (`forward.py`). Once the hub's writer committed them, the hub publishes them on its event
+bus as `Relayed` events: the engine takes them like its own snapshots, and the overview pushes
+the servers that reported.
 
-Best effort by design: a batch the channel cannot take at once is dropped, and the engine then
-reads those rows from the store as before (`alerts/feed.py`), so nothing is ever missed.
+A snapshot a worker had to write itself (the hub gone, or a write too large for a message) is
+not relayed: the engine reads those rows from the store (`alerts/feed.py`), so nothing is missed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import pickle
-import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
 from fleetwatch.hub.alerts.feed import Committed, Relayed
 from fleetwatch.hub.alerts.metrics import METRICS, Reading
-from fleetwatch.hub.events import EventBus, SnapshotCommitted
+from fleetwatch.hub.events import EventBus, SnapshotView
 
-log = logging.getLogger("fleetwatch.hub.dispatch")
-
-#: snapshots per message, and how often a worker looks for committed snapshots
-BATCH = 200
-TICK_SECONDS = 0.02
-#: one entry: (row_id, server_id, ts, readings)
-Entry = tuple[int, str, float, dict[str, Reading]]
+#: one snapshot's readings: metric name -> reading
+Readings = dict[str, Reading]
 
 
 class Wanted:
@@ -43,57 +34,35 @@ class Wanted:
 
     def __init__(self) -> None:
         self.names: frozenset[str] | None = None
+        self._readers: list[tuple[str, Callable[[Any], Reading]]] | None = None
 
     def update(self, message: bytes) -> None:
         self.names = frozenset(orjson.loads(message[len(WANTED) :]))
+        self._readers = None
 
     def readers(self) -> list[tuple[str, Callable[[Any], Reading]]]:
-        return [
-            (name, spec.read)
-            for name, spec in METRICS.items()
-            if spec.read is not None and (self.names is None or name in self.names)
-        ]
+        if self._readers is None:
+            self._readers = [
+                (name, spec.read)
+                for name, spec in METRICS.items()
+                if spec.read is not None and (self.names is None or name in self.names)
+            ]
+        return self._readers
+
+    def read(self, snapshots: Sequence[SnapshotView]) -> list[Readings]:
+        readers = self.readers()
+        return [{name: read(snap) for name, read in readers} for snap in snapshots]
 
 
 #: prefix of the hub's message to its workers naming the wanted metrics
 WANTED = b"W"
 
 
-async def relay(bus: EventBus, channel: socket.socket, wanted: Wanted) -> None:
-    """Worker side: forward the readings of every committed snapshot until cancelled."""
-    sub = bus.subscribe("relay", (SnapshotCommitted,), maxsize=50_000)
-    dropped = 0
-    try:
-        while True:
-            events: list[SnapshotCommitted] = sub.drain(BATCH)
-            if not events:
-                await asyncio.sleep(TICK_SECONDS)
-                continue
-            readers = wanted.readers()
-            batch: list[Entry] = [
-                (ev.row_id, ev.server_id, ev.ts, {n: read(ev.snapshot) for n, read in readers})
-                for ev in events
-            ]
-            try:
-                channel.send(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
-            except OSError:  # full (the hub is busy) or closed: the store has them
-                dropped += len(batch)
-                if dropped % 1000 < len(batch):
-                    log.debug("relay: %d snapshots left to the store so far", dropped)
-    finally:
-        bus.unsubscribe(sub)
-
-
-def receiver(bus: EventBus) -> Callable[[bytes], None]:
-    """Hub side: a channel message (a relayed batch) -> `Relayed` events on `bus`."""
-
-    def on_message(message: bytes) -> None:
-        try:
-            batch: list[Entry] = pickle.loads(message)  # our own worker's bytes, never a client's
-        except Exception:
-            log.warning("relay: an unreadable message of %d bytes was ignored", len(message))
-            return
-        for row_id, server_id, ts, readings in batch:
+def publish(
+    bus: EventBus, server_id: str, rows: Sequence[tuple[int | None, float, Readings]]
+) -> None:
+    """Hub side: `(row_id, ts, readings)` of committed snapshots -> `Relayed` events (a row id
+    of None is a duplicate, announced when it was first stored)."""
+    for row_id, ts, readings in rows:
+        if row_id is not None:
             bus.publish(Relayed(row_id, Committed(server_id, ts, readings)))
-
-    return on_message

@@ -10,7 +10,6 @@ died), the worker stops taking connections, finishes the requests it holds and e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
@@ -21,8 +20,10 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from fleetwatch.hub.dispatch.forward import REPLY, Forwarder
 from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY
-from fleetwatch.hub.dispatch.relay import WANTED, Wanted, relay
+from fleetwatch.hub.dispatch.relay import WANTED, Wanted
+from fleetwatch.hub.services.ingest import FORWARD_KEY
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
@@ -49,9 +50,9 @@ class WorkerServer(uvicorn.Server):
         self._channel = channel
         self._app = app
         self._protocol: Callable[[], asyncio.Protocol] | None = None
-        self._relay: asyncio.Task[None] | None = None
         self._receiving = False
         self._wanted = Wanted()
+        self._forwarder: Forwarder | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
@@ -67,8 +68,9 @@ class WorkerServer(uvicorn.Server):
         self._channel.setblocking(False)
         loop.add_reader(self._channel.fileno(), self._receive)
         self._receiving = True
-        bus = self._app.state.ctx.extras["events"]
-        self._relay = loop.create_task(relay(bus, self._channel, self._wanted), name="relay")
+        ctx = self._app.state.ctx
+        self._forwarder = Forwarder(self._channel, ctx.db, self._wanted)
+        ctx.extras[FORWARD_KEY] = self._forwarder
         self._channel.send(READY)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -79,15 +81,11 @@ class WorkerServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().shutdown(sockets)  # requests in progress finish (and are relayed)
-        if self._relay is not None:
-            self._relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay
+        await super().shutdown(sockets)  # requests in progress finish (the hub answers them)
         self._close_channel()
 
     def _stop_receiving(self) -> None:
-        """Take no more connections (the channel stays open for the relay until the end)."""
+        """Take no more connections (the channel stays open for the hub's answers)."""
         if not self._receiving:
             return
         self._receiving = False
@@ -106,10 +104,14 @@ class WorkerServer(uvicorn.Server):
             except OSError:
                 first, fds = b"", []
             if not first and not fds:  # the hub closed its end: stop
+                if self._forwarder is not None:
+                    self._forwarder.close()
                 self._stop_receiving()
                 self.should_exit = True
                 return
-            if not fds and first.startswith(WANTED):
+            if not fds and first.startswith(REPLY) and self._forwarder is not None:
+                self._forwarder.on_reply(first)
+            elif not fds and first.startswith(WANTED):
                 self._wanted.update(first)
             for fd in fds:
                 self._adopt(socket.socket(fileno=fd), first)

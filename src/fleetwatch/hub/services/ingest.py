@@ -13,16 +13,18 @@ Stored shapes (what readers get back with `codec.unpack`):
   the agent sent none. Hot columns: `hot_values()`.
 
 Writes go through `Database.write_batched`, so all requests queued within a few milliseconds are
-stored with one multi-row INSERT and one rollup upsert per bucket, then answered.
+stored with one multi-row INSERT and one rollup upsert per bucket, then answered. In an ingest
+worker they go to the hub process's writer instead (`FORWARD_KEY`, `dispatch/forward.py`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection
@@ -33,6 +35,7 @@ from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.events import SnapshotCommitted, SnapshotView
 from fleetwatch.hub.services import keys
 from fleetwatch.hub.store import codec, references, rollups, timeseries
+from fleetwatch.hub.store.database import BatchFn
 from fleetwatch.hub.store.tables import HOT_METRICS, servers
 from fleetwatch.protocol.models import Registration
 
@@ -178,7 +181,7 @@ async def ingest_snapshots(
     refs = _references(ctx)
     prefix = "snapshots" if batch else ""
     write = prepare_snapshots(server_id, snapshots, time.time(), prefix, refs)
-    result = await ctx.db.write_batched(store_snapshots, write)
+    result = await _store(ctx, "snapshots", write, snapshots)
     if result is None:
         keys.invalidate_server(ctx, server_id)
         refs.forget(server_id)
@@ -228,7 +231,7 @@ async def ingest_live(ctx: HubContext, server_id: str, sample: LiveView) -> floa
         for v in (getattr(sample, name) for name in timeseries.LIVE_HOT)
     )
     row = timeseries.LiveRow(server_id, ts, hot, codec.pack_json(to_json(sample)))
-    watch: Watch = await ctx.db.write_batched(store_live, row)
+    watch: Watch = await _store(ctx, "live", row)
     if watch is None:
         keys.invalidate_server(ctx, server_id)
         raise ServerGone(server_id)
@@ -243,11 +246,32 @@ def store_pings(conn: Connection, items: list[tuple[str, float]]) -> list[Watch]
 
 async def ping(ctx: HubContext, server_id: str) -> float | None:
     """Heartbeat: `last_seen` = now; returns the server's `live_watch_until`."""
-    watch: Watch = await ctx.db.write_batched(store_pings, (server_id, time.time()))
+    watch: Watch = await _store(ctx, "pings", (server_id, time.time()))
     if watch is None:
         keys.invalidate_server(ctx, server_id)
         raise ServerGone(server_id)
     return watch[0]
+
+
+#: what an ingest worker's writes go through (`dispatch/forward.py`), by name
+STORE_FUNCTIONS: dict[str, BatchFn] = {
+    "snapshots": store_snapshots,
+    "live": store_live,
+    "pings": store_pings,
+}
+#: ctx.extras key: `await forward(kind, item)` commits `STORE_FUNCTIONS[kind]` elsewhere (an
+#: ingest worker sends its writes to the hub process's writer); absent: this process's writer
+FORWARD_KEY = "ingest.forward"
+Forward = Callable[[str, Any, Sequence[SnapshotView] | None], Awaitable[Any]]
+
+
+async def _store(
+    ctx: HubContext, kind: str, item: Any, snapshots: Sequence[SnapshotView] | None = None
+) -> Any:
+    forward: Forward | None = ctx.extras.get(FORWARD_KEY)
+    if forward is not None:  # `snapshots`: their alert readings travel along
+        return await forward(kind, item, snapshots)
+    return await ctx.db.write_batched(STORE_FUNCTIONS[kind], item)
 
 
 async def register(ctx: HubContext, registration: Registration) -> tuple[str, str]:

@@ -118,7 +118,9 @@ def make_engine(url: str) -> Engine:
 class Database:
     """The store's one entry point: `read(fn)` on the pool, `write(fn)` through the writer."""
 
-    def __init__(self, url: str, *, max_batch: int = 500, max_delay_ms: float = 2.0) -> None:
+    def __init__(
+        self, url: str, *, max_batch: int = 500, max_delay_ms: float = 2.0, checkpoints: bool = True
+    ) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name  # "sqlite" | "postgresql"
@@ -134,6 +136,7 @@ class Database:
         self._sqlite_path = path if path and path != ":memory:" else None
         self._write_lock = WriterLock(self._sqlite_path)
         self._checkpointer: threading.Thread | None = None
+        self._checkpoints = checkpoints  # an ingest worker leaves them to the hub process
         self._stop_checkpoints = threading.Event()
         self.checkpoints = 0
         # `codec.unpack` finds this database's compression references through it
@@ -144,7 +147,7 @@ class Database:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="fleetwatch-writer", daemon=True)
             self._thread.start()
-        if self._checkpointer is None and self._sqlite_path is not None:
+        if self._checkpointer is None and self._sqlite_path is not None and self._checkpoints:
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop, name="fleetwatch-checkpoint", daemon=True
             )
@@ -205,18 +208,41 @@ class Database:
         """Add `item` to the next `batch_fn(conn, items)` call; its result, once committed."""
         return await self._submit(None, batch_fn, item)
 
+    def enqueue(self, batch_fn: BatchFn, item: Any) -> asyncio.Future[Any]:
+        """`write_batched` for callers collecting many results: the future of `item`'s result
+        (resolved on the running loop once committed)."""
+        return self._enqueue(None, batch_fn, item)
+
     async def _submit(
         self, fn: Callable[[Connection], Any] | None, batch_fn: BatchFn | None, item: Any
     ) -> Any:
+        return await self._enqueue(fn, batch_fn, item)
+
+    def _enqueue(
+        self, fn: Callable[[Connection], Any] | None, batch_fn: BatchFn | None, item: Any
+    ) -> asyncio.Future[Any]:
         if self._thread is None:
             raise RuntimeError("the database writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put(_Job(fn, batch_fn, item, loop, future))
-        return await future
+        return future
 
     def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
+        """`first` and what else is queued. A backlog (jobs that queued up while the last batch
+        committed) goes at once: waiting `max_delay` for more would only idle the writer, which
+        is the one serial step of ingest. A lone job waits up to `max_delay` for company."""
         jobs = [first]
+        while len(jobs) < self._max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return jobs, True
+            jobs.append(job)
+        if len(jobs) > 1:
+            return jobs, False
         deadline = time.monotonic() + self._max_delay
         while len(jobs) < self._max_batch:
             timeout = deadline - time.monotonic()

@@ -1,0 +1,208 @@
+"""Worker writes committed by the hub's writer (`hub/dispatch/forward.py`): a real socket pair,
+a real SQLite file, the real store functions."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+
+from factories import make_snapshot
+from fleetwatch.hub.alerts.feed import Relayed
+from fleetwatch.hub.api.ingest import parse_snapshots
+from fleetwatch.hub.dispatch import forward
+from fleetwatch.hub.dispatch.forward import Forwarder, StoreServer
+from fleetwatch.hub.dispatch.relay import Wanted
+from fleetwatch.hub.events import EventBus, SnapshotView, Subscription
+from fleetwatch.hub.services.ingest import SnapshotWrite, StoreResult, prepare_snapshots
+from fleetwatch.hub.store import migrate, references
+from fleetwatch.hub.store.database import Database
+
+
+@dataclass
+class Pair:
+    forwarder: Forwarder
+    hub_db: Database
+    worker_db: Database
+    hub_end: socket.socket
+    server: StoreServer
+    relayed: Subscription
+
+
+def _rows(db: Database) -> list[tuple[str, str]]:
+    with db.engine.connect() as conn:
+        return [
+            tuple(r) for r in conn.exec_driver_sql("SELECT server_id, snapshot_id FROM snapshots")
+        ]
+
+
+def _write(server_id: str, *snapshot_ids: str, processes: int = 3) -> SnapshotWrite:
+    return _write_and_views(server_id, *snapshot_ids, processes=processes)[0]
+
+
+def _write_and_views(
+    server_id: str, *snapshot_ids: str, processes: int = 3
+) -> tuple[SnapshotWrite, list[SnapshotView]]:
+    bodies = []
+    for sid in snapshot_ids:
+        snap = make_snapshot(snapshot_id=sid)
+        snap["processes"] = [
+            {"pid": n, "name": f"p{n}", "cpu_percent": 1.0} for n in range(processes)
+        ]
+        bodies.append(snap)
+    raw = orjson.dumps({"snapshots": bodies})
+    views, _ = parse_snapshots(raw)
+    refs = references.References()
+    return prepare_snapshots(server_id, views, time.time(), "snapshots", refs), list(views)
+
+
+@asynccontextmanager
+async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
+    url = f"sqlite:///{tmp_path / 'fw.db'}"
+    hub_db, worker_db = Database(url), Database(url)
+    migrate.upgrade(hub_db.engine)
+    with hub_db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO servers (id, hostname, key_prefix, key_hash, created_at) "
+            "VALUES ('srv', 'h', 'p', 'x', 0)"
+        )
+    hub_db.start()
+    worker_db.start()
+    worker_end, hub_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    worker_end.setblocking(False)
+    hub_end.setblocking(False)
+    loop = asyncio.get_running_loop()
+    forwarder = Forwarder(worker_end, worker_db, Wanted())
+    bus = EventBus()
+    relayed = bus.subscribe("test", (Relayed,))
+    server = StoreServer(hub_db, bus)
+
+    def hub_reads() -> None:
+        try:
+            message = hub_end.recv(1 << 20)
+        except BlockingIOError:
+            return
+        if message:
+            server.handle(message, hub_end.send)
+
+    def worker_reads() -> None:
+        try:
+            message = worker_end.recv(1 << 20)
+        except BlockingIOError:
+            return
+        if not message:
+            loop.remove_reader(worker_end.fileno())
+            forwarder.close()
+        else:
+            forwarder.on_reply(message)
+
+    loop.add_reader(hub_end.fileno(), hub_reads)
+    loop.add_reader(worker_end.fileno(), worker_reads)
+    try:
+        yield Pair(forwarder, hub_db, worker_db, hub_end, server, relayed)
+    finally:
+        loop.remove_reader(worker_end.fileno())
+        if hub_end.fileno() >= 0:
+            loop.remove_reader(hub_end.fileno())
+            hub_end.close()
+        worker_end.close()
+        hub_db.close()
+        worker_db.close()
+
+
+def test_forwarded_writes_are_committed_by_the_hub_and_answered(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[object], list[tuple[str, str]], int]:
+        async with pair(tmp_path) as p:
+            results = await asyncio.gather(
+                p.forwarder("snapshots", _write("srv", "a", "b")),
+                p.forwarder("snapshots", _write("srv", "c")),
+                p.forwarder("snapshots", _write("gone", "d")),  # a deleted server
+                p.forwarder("pings", ("srv", time.time())),
+            )
+            again = await p.forwarder("snapshots", _write("srv", "a"))  # a replay
+            return [*results, again], _rows(p.hub_db), p.server.served
+
+    results, rows, served = asyncio.run(scenario())
+    first, second, gone, ping, replay = results
+    assert isinstance(first, StoreResult) and first.stored == 2
+    assert isinstance(second, StoreResult) and second.stored == 1
+    assert gone is None  # ingest then answers 404 for a deleted server
+    assert ping == (None,)  # nobody watches live
+    assert isinstance(replay, StoreResult) and replay.duplicates == 1
+    assert sorted(rows) == [("srv", "a"), ("srv", "b"), ("srv", "c")]
+    assert served == 5
+
+
+def test_the_hub_publishes_the_readings_of_committed_snapshots_only(tmp_path: Path) -> None:
+    async def scenario() -> list[Relayed]:
+        async with pair(tmp_path) as p:
+            write, views = _write_and_views("srv", "r1", "r2")
+            await p.forwarder("snapshots", write, views)
+            replay, views = _write_and_views("srv", "r2", "r3")  # r2 is a duplicate
+            await p.forwarder("snapshots", replay, views)
+            await p.forwarder("snapshots", _write("srv", "r4"))  # sent without readings
+            events: list[Relayed] = p.relayed.drain(10)
+            with p.hub_db.engine.connect() as conn:
+                rows = conn.exec_driver_sql("SELECT snapshot_id, id FROM snapshots")
+                ids = {row[0]: row[1] for row in rows}
+            assert [e.row_id for e in events] == [ids["r1"], ids["r2"], ids["r3"]]
+            return events
+
+    events = asyncio.run(scenario())
+    assert {e.server_id for e in events} == {"srv"}
+    assert all("cpu_percent" in e.committed.readings for e in events)
+
+
+def test_when_the_hub_is_gone_waiting_writes_fail_and_later_ones_are_written_here(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> tuple[BaseException | None, StoreResult, list[tuple[str, str]]]:
+        async with pair(tmp_path) as p:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(p.hub_end.fileno())  # the hub stops reading ...
+            waiting = asyncio.ensure_future(p.forwarder("snapshots", _write("srv", "x")))
+            await asyncio.sleep(0.05)
+            p.hub_end.close()  # ... and exits without answering
+            error: BaseException | None = None
+            try:
+                await asyncio.wait_for(waiting, timeout=5)
+            except ConnectionError as exc:
+                error = exc
+            later = await p.forwarder("snapshots", _write("srv", "y"))
+            return error, later, _rows(p.worker_db)
+
+    error, later, rows = asyncio.run(scenario())
+    assert error is not None and "hub stopped" in str(error)
+    assert later.stored == 1
+    assert rows == [("srv", "y")]  # "x" was never committed: its agent sends it again
+
+
+def test_a_write_too_large_for_a_message_is_written_by_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_write = _write("srv", "small", processes=1)
+    big_write = _write("srv", *[f"big-{i}" for i in range(8)], processes=40)
+    sizes = [len(pickle.dumps([(0, "snapshots", w)], protocol=5)) for w in (small_write, big_write)]
+    assert sizes[1] > sizes[0] + 1000
+    # both go in one message at first, which is split: the small half fits, the big one not
+    monkeypatch.setattr(forward, "MAX_FORWARD", sizes[0] + 500)
+
+    async def scenario() -> tuple[StoreResult, StoreResult, int, list[tuple[str, str]]]:
+        async with pair(tmp_path) as p:
+            small, big = await asyncio.gather(
+                p.forwarder("snapshots", small_write), p.forwarder("snapshots", big_write)
+            )
+            return small, big, p.server.served, _rows(p.hub_db)
+
+    small, big, served, rows = asyncio.run(scenario())
+    assert small.stored == 1 and big.stored == 8
+    assert served == 1  # only the small one went to the hub
+    assert len(rows) == 9
