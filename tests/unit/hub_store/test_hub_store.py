@@ -128,7 +128,7 @@ def _fold_and_read(
                         timeseries.SnapshotRow("s", ts, f"{ts}-{i}", tuple(hot.values()), b"x")
                     )
                 ids = timeseries.insert_snapshots(conn, rows)
-                rollups.fold_rows(conn, [i for i in ids if i is not None])
+                rollups.fold(conn, [r for r, i in zip(rows, ids, strict=True) if i is not None])
         return conn.execute(
             text(
                 "SELECT bucket, cpu_percent_min, cpu_percent_max, cpu_percent_sum, cpu_percent_n,"

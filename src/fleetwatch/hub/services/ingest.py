@@ -143,7 +143,9 @@ def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreR
     live_items = [item for item in items if item.server_id in alive]
     rows = [row for item in live_items for row in item.rows]
     row_ids = timeseries.insert_snapshots(conn, rows) if rows else []
-    rollups.fold_rows(conn, [row_id for row_id in row_ids if row_id is not None])
+    rollups.fold(
+        conn, [row for row, row_id in zip(rows, row_ids, strict=True) if row_id is not None]
+    )
     seen: dict[str, float] = {}
     versions: dict[str, str | None] = {}
     for item in live_items:

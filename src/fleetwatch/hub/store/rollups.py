@@ -4,10 +4,10 @@ Each row is one (server, bucket) with, per hot metric, `_min`, `_max`, `_sum` an
 number of non-null values), so avg = sum / n. A bucket with a single value (the usual 1-minute
 bucket of an agent reporting every minute) stores only `_sum`, with `_min` and `_max` NULL
 (SQLite stores a NULL in no bytes: ~160 bytes less per row); readers use `low()` and `high()`,
-which give the value back. A writer batch is folded in by one statement per
-tier that aggregates the just-inserted `snapshots` rows inside the database and merges them
-into the stored buckets (`INSERT .. SELECT .. GROUP BY .. ON CONFLICT DO UPDATE`, SQLite >= 3.24
-and PostgreSQL): no per-value Python work and no parameters per bucket.
+which give the value back. A writer batch is folded in by one statement per tier: the batch's
+aggregates per (server, bucket), computed in Python from the rows in hand, merged into the
+stored buckets (`INSERT .. VALUES .. ON CONFLICT DO UPDATE` with `executemany`, SQLite >= 3.24
+and PostgreSQL).
 `bucket` is the bucket's start in epoch seconds.
 
 Readers: `TIERS` maps a tier name to (table, bucket width in seconds).
@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, func
 
 from fleetwatch.hub.store.tables import HOT_METRICS, rollup_1h, rollup_1m
+from fleetwatch.hub.store.timeseries import SnapshotRow
 
 #: tier name -> (table, bucket width in seconds)
 TIERS: dict[str, tuple[Table, int]] = {"1m": (rollup_1m, 60), "1h": (rollup_1h, 3600)}
@@ -72,36 +74,48 @@ def _columns() -> list[str]:
 
 
 @functools.cache
-def _fold_sql(table: str, width: int, dialect: str) -> str:
-    """Aggregate the given `snapshots` rows into `table` in the database, one statement.
-
-    SQLite takes the inserted id range (`BETWEEN`: inside the writer's transaction every row
-    in it is this batch's), PostgreSQL the id array.
-    """
-    if dialect == "postgresql":
-        bucket, where = f"floor(ts / {width}) * {width}", "id = ANY(%s)"
-    else:
-        bucket, where = f"CAST(ts / {width} AS INTEGER) * {width}", "id BETWEEN ? AND ?"
-    aggregates = ", ".join(
-        f"CASE WHEN count({m}) > 1 THEN min({m}) END, CASE WHEN count({m}) > 1 THEN max({m}) END, "
-        f"sum({m}), count({m})"
-        for m in HOT_METRICS
-    )
+def _fold_sql(table: str, placeholder: str) -> str:
+    """Merge one precomputed bucket aggregate into `table` (run with `executemany`: one
+    statement text whatever the batch, so the driver prepares it once per connection; a text
+    per batch size made SQLite compile this long statement again and again)."""
+    columns = _columns()
     return (
-        f"INSERT INTO {table} ({', '.join(_columns())}) "
-        f"SELECT server_id, {bucket} AS b, {aggregates} FROM snapshots WHERE {where} "
-        f"GROUP BY server_id, b ON CONFLICT (server_id, bucket) DO UPDATE SET {_merge_sets(table)}"
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([placeholder] * len(columns))}) "
+        f"ON CONFLICT (server_id, bucket) DO UPDATE SET {_merge_sets(table)}"
     )
 
 
-def fold_rows(conn: Connection, row_ids: list[int]) -> None:
-    """Add the `snapshots` rows `row_ids` (all inserted by the current transaction) to every
-    tier. The aggregation runs in the database: no values travel back through Python."""
-    if not row_ids:
+def _aggregate(values: list[float]) -> tuple[float | None, float | None, float | None, int]:
+    """(min, max, sum, n) of one metric in one bucket; min and max only for 2+ values."""
+    if not values:
+        return None, None, None, 0
+    if len(values) == 1:
+        return None, None, values[0], 1
+    return min(values), max(values), math.fsum(values), len(values)
+
+
+def _buckets(rows: Sequence[SnapshotRow], width: int) -> list[list[object]]:
+    """One parameter row per (server, bucket) of `rows`, in `_columns()` order."""
+    grouped: dict[tuple[str, float], list[SnapshotRow]] = {}
+    for row in rows:
+        grouped.setdefault((row.server_id, bucket_start(row.ts, width)), []).append(row)
+    params: list[list[object]] = []
+    for (server_id, bucket), members in grouped.items():
+        values: list[object] = [server_id, bucket]
+        for i in range(len(HOT_METRICS)):
+            values += _aggregate([v for r in members if (v := r.hot[i]) is not None])
+        params.append(values)
+    return params
+
+
+def fold(conn: Connection, rows: Sequence[SnapshotRow]) -> None:
+    """Add the `snapshots` rows just inserted by the current transaction to every tier: their
+    aggregates per (server, bucket) are computed here, from the values in hand (reading the
+    rows back and grouping them in SQL cost the writer more), and merged bucket by bucket."""
+    if not rows:
         return
-    dialect = conn.dialect.name
-    params: tuple[object, ...] = (
-        (row_ids,) if dialect == "postgresql" else (min(row_ids), max(row_ids))
-    )
+    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     for table, width in TIERS.values():
-        conn.exec_driver_sql(_fold_sql(table.name, width, dialect), params)
+        params = [tuple(values) for values in _buckets(rows, width)]
+        conn.exec_driver_sql(_fold_sql(table.name, placeholder), params)
