@@ -22,6 +22,13 @@ class HubContext:
 
 
 def get_ctx(request: Request) -> HubContext:
-    """FastAPI dependency: the context of the app serving this request."""
+    """The context of the app serving this request."""
     ctx: HubContext = request.app.state.ctx
     return ctx
+
+
+async def ctx_dependency(request: Request) -> HubContext:
+    """`get_ctx` as a FastAPI dependency. Async on purpose: FastAPI runs a plain `def`
+    dependency in its thread pool, a thread hop on every request that cost more than the
+    whole of some endpoints (measured: ~1 ms of the 24-hour history query's 6)."""
+    return get_ctx(request)

@@ -26,13 +26,13 @@ from fleetwatch.hub.api.agent_auth import identify
 from fleetwatch.hub.api.auth_dashboard import Principal, require_role
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.api.query import not_found, server_errors
-from fleetwatch.hub.context import HubContext, get_ctx
+from fleetwatch.hub.context import HubContext, ctx_dependency
 from fleetwatch.hub.services import agent_config
 from fleetwatch.hub.services.servers import ServerNotFound
 
 router = APIRouter(tags=["agent configuration"])
 
-Ctx = Annotated[HubContext, Depends(get_ctx)]
+Ctx = Annotated[HubContext, Depends(ctx_dependency)]
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 Operator = Annotated[Principal, Depends(require_role("operator"))]
 ServerId = Annotated[str, Path(max_length=64, description="The server's id (from registration).")]

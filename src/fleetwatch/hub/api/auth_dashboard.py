@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from fleetwatch.hub.api.errors import ApiError
-from fleetwatch.hub.context import HubContext, get_ctx
+from fleetwatch.hub.context import HubContext, ctx_dependency, get_ctx
 from fleetwatch.hub.services import sessions, tokens
 from fleetwatch.hub.services.passwords import ROLES
 from fleetwatch.hub.services.users import Principal
@@ -112,4 +112,4 @@ def require_role(role: str) -> Callable[[Request], Awaitable[Principal]]:
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 Operator = Annotated[Principal, Depends(require_role("operator"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
-Ctx = Annotated[HubContext, Depends(get_ctx)]
+Ctx = Annotated[HubContext, Depends(ctx_dependency)]

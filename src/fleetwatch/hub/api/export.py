@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from fleetwatch.hub.api.auth_dashboard import Principal, require_role
-from fleetwatch.hub.context import HubContext, get_ctx
+from fleetwatch.hub.context import HubContext, ctx_dependency
 from fleetwatch.hub.services.export import Export
 from fleetwatch.hub.services.history import MAX_HOURS
 
@@ -35,7 +35,7 @@ _DESCRIPTION = (
     },
 )
 async def export(
-    ctx: Annotated[HubContext, Depends(get_ctx)],
+    ctx: Annotated[HubContext, Depends(ctx_dependency)],
     _who: Annotated[Principal, Depends(require_role("viewer"))],
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
     hours: Annotated[float, Query(ge=1, le=MAX_HOURS, description="Range in hours.")] = 168,

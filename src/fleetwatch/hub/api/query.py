@@ -18,7 +18,7 @@ from fleetwatch.hub.api import query_models as m
 from fleetwatch.hub.api.auth_dashboard import Principal, require_role
 from fleetwatch.hub.api.errors import ApiError, field_path
 from fleetwatch.hub.api.responses import JSONResponse
-from fleetwatch.hub.context import HubContext, get_ctx
+from fleetwatch.hub.context import HubContext, ctx_dependency
 from fleetwatch.hub.services import dashboard, live, live_demand, retention, servers
 from fleetwatch.hub.services import settings as dash_settings
 from fleetwatch.hub.services.history import MAX_HOURS
@@ -27,7 +27,7 @@ from fleetwatch.hub.store.codec import unpack
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
-Ctx = Annotated[HubContext, Depends(get_ctx)]
+Ctx = Annotated[HubContext, Depends(ctx_dependency)]
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 Operator = Annotated[Principal, Depends(require_role("operator"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]

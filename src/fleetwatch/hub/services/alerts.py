@@ -9,6 +9,7 @@ channel on first start, and plugs an `AlertView` into the dashboard summary.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -163,6 +164,37 @@ async def acknowledge(ctx: HubContext, alert_id: int, actor: str) -> dict[str, A
     return result
 
 
+def query_history(
+    conn: Connection,
+    *,
+    server_id: str | None = None,
+    level: str | None = None,
+    state: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`history` on an open connection (a caller already reading in the pool joins it)."""
+    conds = []
+    if server_id:
+        conds.append(alerts.c.server_id == server_id)
+    if level:
+        conds.append(alerts.c.level == level)
+    if state == "open":
+        conds.append(alerts.c.state.in_(OPEN_STATES))
+    elif state:
+        conds.append(alerts.c.state == state)
+    if since is not None:
+        conds.append(alerts.c.fired_at >= since)
+    if until is not None:
+        conds.append(alerts.c.fired_at < until)
+    total = conn.execute(select(func.count()).select_from(alerts).where(*conds)).scalar_one()
+    stmt = select(alerts).where(*conds).order_by(alerts.c.fired_at.desc(), alerts.c.id.desc())
+    rows = list(conn.execute(stmt.limit(limit).offset(offset)))
+    return {"total": total, "alerts": _dicts(conn, rows)}
+
+
 async def history(
     ctx: HubContext,
     *,
@@ -174,26 +206,11 @@ async def history(
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
-    def q(conn: Connection) -> dict[str, Any]:
-        conds = []
-        if server_id:
-            conds.append(alerts.c.server_id == server_id)
-        if level:
-            conds.append(alerts.c.level == level)
-        if state == "open":
-            conds.append(alerts.c.state.in_(OPEN_STATES))
-        elif state:
-            conds.append(alerts.c.state == state)
-        if since is not None:
-            conds.append(alerts.c.fired_at >= since)
-        if until is not None:
-            conds.append(alerts.c.fired_at < until)
-        total = conn.execute(select(func.count()).select_from(alerts).where(*conds)).scalar_one()
-        stmt = select(alerts).where(*conds).order_by(alerts.c.fired_at.desc(), alerts.c.id.desc())
-        rows = list(conn.execute(stmt.limit(limit).offset(offset)))
-        return {"total": total, "alerts": _dicts(conn, rows)}
-
-    return await ctx.db.read(q)
+    query = functools.partial(
+        query_history, server_id=server_id, level=level, state=state, since=since,
+        until=until, limit=limit, offset=offset,
+    )  # fmt: skip
+    return await ctx.db.read(query)
 
 
 # --- notifications -----------------------------------------------------------------------
@@ -281,6 +298,8 @@ class AlertView:
         return {**counts, **(await self.ctx.db.read(q))}
 
     async def for_server(self, server_id: str) -> list[dict[str, Any]]:
-        result = await history(self.ctx, server_id=server_id, limit=50)
-        items: list[dict[str, Any]] = result["alerts"]
+        return await self.ctx.db.read(functools.partial(self.for_server_on, server_id=server_id))
+
+    def for_server_on(self, conn: Connection, server_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = query_history(conn, server_id=server_id, limit=50)["alerts"]
         return items

@@ -69,6 +69,10 @@ class AlertView(Protocol):
         """Active and recent alerts of one server."""
         ...
 
+    def for_server_on(self, conn: Connection, server_id: str) -> list[dict[str, Any]]:
+        """`for_server` on a connection the caller reads with."""
+        ...
+
 
 def set_alert_view(ctx: HubContext, view: AlertView) -> None:
     ctx.extras[_ALERTS_KEY] = view
@@ -309,7 +313,9 @@ async def server_detail(
     settings = await get_settings(ctx)
     cache = history_cache(ctx.extras)
 
-    def read(conn: Connection) -> tuple[Any, dict[str, str], dict[str, Any]] | None:
+    view: AlertView | None = ctx.extras.get(_ALERTS_KEY)
+
+    def read(conn: Connection) -> tuple[Any, dict[str, str], dict[str, Any], list[Any]] | None:
         s = tables.servers.c
         cols = [s[c] for c in IDENTITY_COLUMNS]
         row = conn.execute(select(*cols, s.latest, s.latest_live).where(s.id == server_id)).first()
@@ -317,19 +323,20 @@ async def server_detail(
             return None
         colors = {r.name: r.color for r in conn.execute(select(tables.groups)).all()}
         history = read_history(conn, server_id, hours, settings, metrics, cache=cache)
-        return row, colors, history
+        # in the same read: one trip to the reader pool, not two
+        fired = [] if view is None else view.for_server_on(conn, server_id)
+        return row, colors, history, fired
 
     found = await ctx.db.read(read)
     if found is None:
         return None
-    row, colors, history = found
+    row, colors, history, server_alerts = found
     latest = unpack(row.latest)
-    view: AlertView | None = ctx.extras.get(_ALERTS_KEY)
     return {
         "server": server_identity(row, colors, settings, time.time()),
         "summary": hot_summary(latest),
         "latest": _latest_section(latest),
         "live": unpack(row.latest_live),
         "history": history,
-        "alerts": await view.for_server(server_id) if view is not None else [],
+        "alerts": server_alerts,
     }
