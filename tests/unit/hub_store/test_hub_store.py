@@ -181,6 +181,31 @@ def test_rollups_fold_batches_into_buckets_in_the_database(tmp_path: Path) -> No
     engine.dispose()
 
 
+def test_a_large_batch_is_folded_in_chunks_with_every_bucket_merged(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO servers (id, hostname, key_hash, key_prefix, created_at) "
+                "VALUES ('s', 'h', 'x', 'fwk_', 0)"
+            )
+        )
+    # 87 minutes in one batch, then each of them once more
+    first = [(60.0 * m, float(m), None) for m in range(87)]
+    again = [(60.0 * m + 30, float(m) + 1, None) for m in range(87)]
+    got = _fold_and_read(engine, [first, again])
+    assert len(got) == 87
+    assert all(
+        tuple(r) == (60.0 * m, float(m), float(m) + 1, 2.0 * m + 1, 2, 0, None)
+        for m, r in enumerate(got)
+    )
+    with engine.connect() as conn:
+        hour = conn.execute(text("SELECT bucket, cpu_percent_n FROM rollup_1h")).all()
+    assert [tuple(r) for r in hour] == [(0.0, 120), (3600.0, 54)]
+    engine.dispose()
+
+
 # --- migrations ---------------------------------------------------------------------------------
 
 
