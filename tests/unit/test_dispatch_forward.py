@@ -17,6 +17,7 @@ import pytest
 
 from factories import make_snapshot
 from fleetwatch.hub.alerts.feed import Relayed
+from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.api.ingest import parse_snapshots
 from fleetwatch.hub.dispatch import forward
 from fleetwatch.hub.dispatch.forward import Forwarder, StoreServer
@@ -174,13 +175,13 @@ def test_when_the_hub_is_gone_waiting_writes_fail_and_later_ones_are_written_her
             error: BaseException | None = None
             try:
                 await asyncio.wait_for(waiting, timeout=5)
-            except ConnectionError as exc:
+            except ApiError as exc:
                 error = exc
             later = await p.forwarder("snapshots", _write("srv", "y"))
             return error, later, _rows(p.worker_db)
 
     error, later, rows = asyncio.run(scenario())
-    assert error is not None and "hub stopped" in str(error)
+    assert isinstance(error, ApiError) and error.status == 503 and "hub stopped" in str(error)
     assert later.stored == 1
     assert rows == [("srv", "y")]  # "x" was never committed: its agent sends it again
 

@@ -16,7 +16,7 @@ each snapshot, which the hub publishes once they are committed (`relay.py`). Pic
 here: both ends are our own processes, and nothing a client sent is unpickled (the items are
 built by the worker after validation).
 
-When the hub is gone (its channel closed), requests still waiting fail (their agents retry;
+When the hub is gone (its channel closed), requests still waiting get 503 (their agents retry;
 snapshot ids make the retry idempotent) and later ones are written by the worker's own writer.
 A request too large for one message is written by the worker's own writer too.
 """
@@ -32,6 +32,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.dispatch.relay import Readings, Wanted, publish
 from fleetwatch.hub.events import EventBus, SnapshotView
 from fleetwatch.hub.services.ingest import STORE_FUNCTIONS, SnapshotWrite, StoreResult
@@ -137,7 +138,11 @@ class Forwarder:
     def close(self, reason: BaseException | None = None) -> None:
         """The hub is gone: fail what waits for it; later requests are written here."""
         self.closed = True
-        error = ConnectionError(f"the hub stopped before it answered ({reason or 'closed'})")
+        log.debug("forward: the hub is gone (%s); writing here from now on", reason or "closed")
+        error = ApiError(
+            503, "unavailable", "the hub stopped before it answered; send again",
+            headers={"Retry-After": "5"},
+        )  # fmt: skip
         waiting, self._waiting = self._waiting, {}
         for future in waiting.values():
             if not future.done():
