@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,7 @@ import psutil
 import pytest
 
 from factories import make_snapshot
-from hubtest import RunningHub, admin_token, bearer, running_hub, wait_for_alerts
+from hubtest import RunningHub, admin_token, bearer, running_hub, start_hub, wait_for_alerts
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +173,60 @@ def holder_of_single(hub: RunningHub, client_port: int) -> int:
         if conn.raddr and conn.raddr.port == client_port:
             return hub.process.pid
     return os.getpid()  # nobody: fails the caller's comparison
+
+
+def test_a_stopping_hub_commits_what_its_workers_hold_and_answers_no_errors(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM during ingest: every request gets 200 or a refused/closed connection (never a
+    5xx), and every acknowledged snapshot is stored (the hub commits its workers' writes until
+    they exited)."""
+    env = {"FLEETWATCH_RATE_LIMIT_PER_MINUTE": "0"}
+    hub = start_hub(tmp_path / "hub", None, "--ingest-workers", "2", **env)
+    try:
+        workers_of(hub, 2)
+        regs = [
+            httpx.post(f"{hub.base_url}/api/register", json={"hostname": f"d{i}"}).json()
+            for i in range(4)
+        ]
+        acknowledged: list[str] = []
+        errors: list[str] = []
+        stop = threading.Event()
+
+        def agent(reg: dict[str, str]) -> None:
+            auth = bearer(reg["server_id"], reg["api_key"])
+            with httpx.Client(base_url=hub.base_url, timeout=30) as client:
+                i = 0
+                while not stop.is_set():
+                    body = snapshot(i)
+                    i += 1
+                    try:
+                        r = client.post("/api/metrics", json=body, headers=auth)
+                    except httpx.TransportError:
+                        time.sleep(0.02)
+                        continue
+                    if r.status_code == 200:
+                        acknowledged.append(str(body["snapshot_id"]))
+                    else:
+                        errors.append(f"{r.status_code} {r.text}")
+
+        threads = [threading.Thread(target=agent, args=(reg,)) for reg in regs]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        hub.process.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal it stopped for once it is done
+        assert hub.process.wait(timeout=60) in (0, -signal.SIGTERM), hub.log()
+        assert "still busy" not in hub.log()
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        stop.set()
+        hub.stop()
+    assert not errors, errors[:5]
+    assert len(acknowledged) > 20
+    with sqlite3.connect(hub.data_dir / "fleetwatch.db") as db:
+        stored = {row[0] for row in db.execute("SELECT snapshot_id FROM snapshots")}
+    missing = set(acknowledged) - stored
+    assert not missing, f"{len(missing)} acknowledged snapshots were not stored"

@@ -207,3 +207,35 @@ def test_a_write_too_large_for_a_message_is_written_by_the_worker(
     assert small.stored == 1 and big.stored == 8
     assert served == 1  # only the small one went to the hub
     assert len(rows) == 9
+
+
+def test_a_write_the_hub_never_answers_gets_503_after_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forward, "ANSWER_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(forward, "SWEEP_SECONDS", 0.05)
+
+    async def scenario() -> BaseException | None:
+        async with pair(tmp_path) as p:
+            asyncio.get_running_loop().remove_reader(p.hub_end.fileno())  # it never reads
+            try:
+                await asyncio.wait_for(p.forwarder("snapshots", _write("srv", "lost")), 5)
+            except ApiError as exc:
+                return exc
+            return None
+
+    error = asyncio.run(scenario())
+    assert isinstance(error, ApiError) and error.status == 503
+
+
+def test_answers_too_large_for_one_message_are_split_and_lose_only_their_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ref = references.Reference(1, b"x" * 3000, 0.0)
+    small = StoreResult((1,), None, None)
+    answers: list[forward.Answer] = [(0, True, StoreResult((2,), None, ref)), (1, True, small)]
+    monkeypatch.setattr(forward, "MAX_FORWARD", 2500)
+    messages = forward._answer_messages(answers)
+    assert all(len(m) <= 2500 for m in messages) and len(messages) == 2
+    got = [a for m in messages for a in pickle.loads(m[len(forward.REPLY) :])]
+    assert got == [(0, True, StoreResult((2,), None, None)), (1, True, small)]

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("fleetwatch.hub")
 #: the hub starts serving once its ingest workers are ready, or after this long
 WORKERS_READY_SECONDS = 30.0
+#: how long a stopping hub keeps committing its workers' writes while they finish
+WORKERS_DRAIN_SECONDS = 25.0
 
 
 def open_database(settings: HubSettings, *, checkpoints: bool = True) -> Database:
@@ -137,6 +139,8 @@ def create_app(
             yield
         finally:
             if ingest_pool is not None:
+                if not await ingest_pool.drain(WORKERS_DRAIN_SECONDS):
+                    log.warning("ingest workers still busy after %.0f s", WORKERS_DRAIN_SECONDS)
                 ingest_pool.detach()
             if election is not None:
                 election.cancel()

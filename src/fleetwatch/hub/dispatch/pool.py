@@ -1,10 +1,12 @@
 """The hub process's side of the ingest workers: start, hand over, restart, stop.
 
-Each worker gets one end of a `SOCK_SEQPACKET` socket pair (message boundaries are kept, so one
-message is exactly one connection: its bytes read so far, and its socket as `SCM_RIGHTS`).
+Each worker gets one end of a `SOCK_SEQPACKET` socket pair (message boundaries are kept: a
+connection is one message, its bytes read so far with its socket as `SCM_RIGHTS`).
 The worker sends `READY` on it once it serves; the hub hands connections only to ready workers,
-in turn. A worker reads its end until the hub closes it (or dies), then shuts down gracefully:
-so workers never outlive the hub, even one killed with SIGKILL.
+in turn. The same channel carries the workers' writes and the hub's answers (`forward.py`) and
+the wanted metrics (`relay.py`). At shutdown the hub sends `STOP` and keeps answering writes
+until each worker exited (`drain`). A worker also stops when its channel closes (the hub died,
+even killed with SIGKILL): so workers never outlive the hub.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from fleetwatch.hub.dispatch.relay import WANTED
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
 READY = b"ready"
+#: the hub's message telling a worker to finish what it holds and exit
+STOP = b"X"
 #: how often the hub checks whether the alert rules' metrics changed (a new rule's metric is
 #: relayed by the workers at most this long after it was saved)
 ADVERTISE_SECONDS = 1.0
@@ -164,6 +168,23 @@ class IngestPool:
                 worker.ready = True
             elif message.startswith(STORE) and self._store is not None:
                 self._store.handle(message, functools.partial(self._answer, worker))
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop the workers while this process still commits their writes: each is told to
+        stop (`STOP`), finishes the requests it holds (the hub answers their writes), closes
+        its connections and exits. False if some were still there after `timeout` seconds
+        (`stop()` then closes their channels: what they still wait for gets 503)."""
+        self._stopping.set()  # the supervisor restarts nobody now
+        for worker in self._workers:
+            if not worker.gone:
+                with contextlib.suppress(OSError):
+                    worker.channel.send(STOP)
+        deadline = time.monotonic() + timeout
+        while any(not w.gone and w.proc.poll() is None for w in self._workers):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     def _answer(self, worker: Worker, message: bytes) -> None:
         """Send a worker its writes' answer; shortly again while its channel is full."""

@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from fleetwatch.hub.dispatch.forward import REPLY, Forwarder
-from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY
+from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY, STOP
 from fleetwatch.hub.dispatch.relay import WANTED, Wanted
 from fleetwatch.hub.services.ingest import FORWARD_KEY
 
@@ -109,7 +109,9 @@ class WorkerServer(uvicorn.Server):
                 self._stop_receiving()
                 self.should_exit = True
                 return
-            if not fds and first.startswith(REPLY) and self._forwarder is not None:
+            if not fds and first == STOP:  # finish what is held: keep reading the answers
+                self.should_exit = True
+            elif not fds and first.startswith(REPLY) and self._forwarder is not None:
                 self._forwarder.on_reply(first)
             elif not fds and first.startswith(WANTED):
                 self._wanted.update(first)
