@@ -53,9 +53,8 @@ _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 READ_THREADS = 8
 #: the SQLite writer's page cache (SQLite's default is 2 MiB). Every snapshot updates the tail
 #: of its server's index entries and rollup rows, spread over the whole file: with 2 MiB those
-#: pages kept being evicted and read again. Measured on the ingest bench, runs paired:
-#: 64 MiB +21 % and +26 % payloads/s, writer CPU per snapshot -17 %; 16 MiB about half that.
-#: Only the writer connection gets it, and pages are held only once read.
+#: pages are evicted and read again. Measured effect within this VM's noise (see
+#: docs/architecture.md); only the writer connection gets it, pages are held only once read.
 WRITER_CACHE_MIB = 64
 #: how often the checkpointer moves WAL pages into the SQLite database file
 CHECKPOINT_SECONDS = 1.0
