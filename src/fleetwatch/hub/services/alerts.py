@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection, func, select, update
 
@@ -164,53 +164,42 @@ async def acknowledge(ctx: HubContext, alert_id: int, actor: str) -> dict[str, A
     return result
 
 
-def query_history(
-    conn: Connection,
-    *,
-    server_id: str | None = None,
-    level: str | None = None,
-    state: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> dict[str, Any]:
+class HistoryFilter(TypedDict, total=False):
+    """What `history` selects by; every key optional (`limit` 100 and `offset` 0 by default)."""
+
+    server_id: str | None
+    level: str | None
+    state: str | None
+    since: float | None
+    until: float | None
+    limit: int
+    offset: int
+
+
+def query_history(conn: Connection, **where: Unpack[HistoryFilter]) -> dict[str, Any]:
     """`history` on an open connection (a caller already reading in the pool joins it)."""
     conds = []
-    if server_id:
+    if server_id := where.get("server_id"):
         conds.append(alerts.c.server_id == server_id)
-    if level:
+    if level := where.get("level"):
         conds.append(alerts.c.level == level)
+    state = where.get("state")
     if state == "open":
         conds.append(alerts.c.state.in_(OPEN_STATES))
     elif state:
         conds.append(alerts.c.state == state)
-    if since is not None:
+    if (since := where.get("since")) is not None:
         conds.append(alerts.c.fired_at >= since)
-    if until is not None:
+    if (until := where.get("until")) is not None:
         conds.append(alerts.c.fired_at < until)
     total = conn.execute(select(func.count()).select_from(alerts).where(*conds)).scalar_one()
     stmt = select(alerts).where(*conds).order_by(alerts.c.fired_at.desc(), alerts.c.id.desc())
-    rows = list(conn.execute(stmt.limit(limit).offset(offset)))
-    return {"total": total, "alerts": _dicts(conn, rows)}
+    page = stmt.limit(where.get("limit", 100)).offset(where.get("offset", 0))
+    return {"total": total, "alerts": _dicts(conn, list(conn.execute(page)))}
 
 
-async def history(
-    ctx: HubContext,
-    *,
-    server_id: str | None = None,
-    level: str | None = None,
-    state: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> dict[str, Any]:
-    query = functools.partial(
-        query_history, server_id=server_id, level=level, state=state, since=since,
-        until=until, limit=limit, offset=offset,
-    )  # fmt: skip
-    return await ctx.db.read(query)
+async def history(ctx: HubContext, **where: Unpack[HistoryFilter]) -> dict[str, Any]:
+    return await ctx.db.read(functools.partial(query_history, **where))
 
 
 # --- notifications -----------------------------------------------------------------------
