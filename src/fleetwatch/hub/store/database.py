@@ -51,11 +51,6 @@ BatchFn = Callable[[Connection, list[Any]], list[Any]]
 _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 #: reader threads per database (SQLite's default pool holds 5 + 10 overflow, PostgreSQL's 8 + 8)
 READ_THREADS = 8
-#: the SQLite writer's page cache (SQLite's default is 2 MiB). Every snapshot updates the tail
-#: of its server's index entries and rollup rows, spread over the whole file: with 2 MiB those
-#: pages are evicted and read again. Measured effect within this VM's noise (see
-#: docs/architecture.md); only the writer connection gets it, pages are held only once read.
-WRITER_CACHE_MIB = 64
 #: how often the checkpointer moves WAL pages into the SQLite database file
 CHECKPOINT_SECONDS = 1.0
 
@@ -285,7 +280,6 @@ class Database:
         conn = self.engine.connect().execution_options(fleetwatch_writer=True)
         if self._sqlite_path is not None:  # the checkpointer thread does it (see above)
             conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITER_CACHE_MIB * 1024}")
             conn.commit()
         return conn
 
