@@ -105,6 +105,40 @@ def test_write_returns_only_after_commit(db: Database) -> None:
     asyncio.run(main())
 
 
+def test_the_wal_starts_over_while_the_writer_commits_without_pause(tmp_path: Path) -> None:
+    """A writer that never pauses must not outrun the checkpointer: the WAL file starts over
+    each round instead of growing with everything ever written."""
+    path = tmp_path / "wal.db"
+    database = Database(f"sqlite:///{path}", max_delay_ms=0)
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE b (k INTEGER PRIMARY KEY, v BLOB)")
+    database.start()
+    blob = bytes(range(256)) * 4  # 1 KiB per row
+
+    def put(conn: Connection, keys: list[int]) -> list[None]:
+        conn.exec_driver_sql("INSERT INTO b (k, v) VALUES (?, ?)", [(k, blob) for k in keys])
+        return [None] * len(keys)
+
+    async def main() -> int:
+        written, key, loop = 0, 0, asyncio.get_running_loop()
+        deadline = loop.time() + 3.5  # three checkpoint rounds and a half
+        while loop.time() < deadline:
+            await asyncio.gather(*(database.write_batched(put, key + i) for i in range(16)))
+            key += 16
+            written += 16 * len(blob)
+        return written
+
+    try:
+        written = asyncio.run(main())
+        header = (tmp_path / "wal.db-wal").read_bytes()[:16]
+        wal = (tmp_path / "wal.db-wal").stat().st_size
+    finally:
+        database.close()
+    restarts = int.from_bytes(header[12:16], "big")  # the WAL header's checkpoint sequence
+    assert restarts >= 2, f"the WAL never started over: {wal} bytes after {written} written"
+    assert wal < written  # a WAL that never restarts holds all of it, and page overhead
+
+
 # --- rollups ------------------------------------------------------------------------------------
 
 
