@@ -97,6 +97,25 @@ def test_batched_items_share_one_call_and_a_bad_item_fails_alone(db: Database) -
     assert _count(db) == 3
 
 
+def test_a_failed_batch_reruns_its_transaction_and_every_job_lands_once(db: Database) -> None:
+    async def main() -> list[Any]:
+        jobs = [
+            db.write(_insert("solo")),
+            db.write_batched(_batch, "p"),
+            db.write_batched(_batch, "p"),  # a duplicate key: the batch fails, then this item
+            db.write_batched(_batch, "q"),
+            db.write(_insert("solo")),  # fails alone, in its own SAVEPOINT
+        ]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert results[0] == "solo" and results[1] == "P" and results[3] == "Q"
+    assert isinstance(results[2], Exception) and isinstance(results[4], Exception)
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT k, v FROM t ORDER BY k")).all()
+    assert [tuple(r) for r in rows] == [("p", 2), ("q", 2), ("solo", 1)]
+
+
 def test_write_returns_only_after_commit(db: Database) -> None:
     async def main() -> None:
         await db.write(_insert("k"))

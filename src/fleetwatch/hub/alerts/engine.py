@@ -221,9 +221,13 @@ class AlertEngine(Evaluator):
     async def _commit(self, changes: list[Change]) -> list[AlertEvent]:
         if not changes:
             return []
-        work = dict(self.open_ids)
-        events = await self.db.write(lambda conn: apply_changes(conn, changes, work))
-        self.open_ids = work
+        before = dict(self.open_ids)
+
+        def job(conn: Connection) -> tuple[list[AlertEvent], dict[tuple[str, str], int]]:
+            work = dict(before)  # copied per run: the writer may run a job twice
+            return apply_changes(conn, changes, work), work
+
+        events, self.open_ids = await self.db.write(job)
         for ev in events:
             if ev.kind == "resolved":
                 self.acknowledged.discard(int(ev.alert["id"]))
