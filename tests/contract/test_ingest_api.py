@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from factories import make_snapshot
 from fleetwatch.hub.store import codec, tables
-from fleetwatch.hub.store.database import make_engine
+from fleetwatch.hub.store.engine import make_engine
 from hubtest import SyncClient, bearer, ctx_of, postgres_schema, register, sync_hub_client
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -142,7 +142,7 @@ def _run_with_ingest_workers(settings: HubSettings, count: int, common: dict[str
 
 def _migrate(args: argparse.Namespace) -> int:
     import fleetwatch.hub.app  # noqa: F401  (registers every feature's tables)
-    from fleetwatch.hub.store.database import make_engine
+    from fleetwatch.hub.store.engine import make_engine
     from fleetwatch.hub.store.migrate import upgrade
 
     settings = _settings(args)

@@ -19,7 +19,8 @@ from fleetwatch.errors import ConfigError
 from fleetwatch.hub.api.ratelimit import RateLimiter
 from fleetwatch.hub.settings import load_settings
 from fleetwatch.hub.store import codec, rollups, tables
-from fleetwatch.hub.store.database import Database, make_engine
+from fleetwatch.hub.store.database import Database
+from fleetwatch.hub.store.engine import make_engine
 from fleetwatch.hub.store.migrate import head_revision, upgrade
 from fleetwatch.hub.store.tables import metadata
 from hubtest import postgres_schema

@@ -14,16 +14,7 @@ Two kinds of job:
   again with each batch, then each item of a failed one, in its own SAVEPOINT. So every job
   must be repeatable: it changes the database only, nothing outside it.
 
-On SQLite the writer never checkpoints the WAL itself (a checkpoint copies every page written
-since the last one into the database file, inside whichever commit crosses the threshold, so
-one batch in a thousand used to take many times longer). A checkpointer thread with its own
-connection does it instead, every `CHECKPOINT_SECONDS`, outside the GIL (SQLite's C code runs
-it), so on a second core it costs ingest nothing; `close()` runs a last one. Each round is two
-checkpoints: the bulk beside the writer, then the tail (the frames committed meanwhile) with
-the writers paused on their lock. Without that pause, a writer that commits continuously always
-stays ahead of the checkpoint, the WAL never starts over and grows without bound (measured: 1 GB
-in 25 s of ingest), and every page lookup in the ever larger WAL index slowed the writer by
-half. The pause lasts as long as the tail takes (a few ms); then the next commit restarts it.
+On SQLite a thread of its own checkpoints the WAL (`checkpoint.py`), never the writer.
 
 Reads run on a connection pool in the database's own reader threads. A read whose caller is
 cancelled before it started never runs; one already running finishes and returns its
@@ -37,7 +28,6 @@ import asyncio
 import contextlib
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -45,9 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection
 
 from fleetwatch.hub.store import codec, references
+from fleetwatch.hub.store.checkpoint import Checkpointer
+from fleetwatch.hub.store.engine import make_engine
 from fleetwatch.hub.store.writelock import WriterLock
 
 log = logging.getLogger("fleetwatch.hub.store")
@@ -58,8 +50,6 @@ BatchFn = Callable[[Connection, list[Any]], list[Any]]
 _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 #: reader threads per database (SQLite's default pool holds 5 + 10 overflow, PostgreSQL's 8 + 8)
 READ_THREADS = 8
-#: how often the checkpointer moves WAL pages into the SQLite database file
-CHECKPOINT_SECONDS = 1.0
 
 
 @dataclass
@@ -79,47 +69,6 @@ def _settle(outcomes: list[_Outcome]) -> None:
             future.set_exception(error)
         else:
             future.set_result(result)
-
-
-def _enable_wal(cur: Any, attempts: int = 300) -> None:
-    """`PRAGMA journal_mode=WAL`, which answers "database is locked" at once (no busy wait)
-    while another connection converts a new file: retry for up to ~30 s."""
-    for attempt in range(attempts):
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.1)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, synchronous=NORMAL and real SAVEPOINTs."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (savepoints work)
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA busy_timeout=30000")
-            _enable_wal(cur)
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            # The writer takes the write lock up front: a deferred transaction that upgrades
-            # from read to write can fail at once with SQLITE_BUSY when another process
-            # (a second worker, `fleetwatch hub migrate`) writes too; IMMEDIATE waits instead.
-            immediate = conn.get_execution_options().get("fleetwatch_writer", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
 
 
 class Database:
@@ -142,10 +91,9 @@ class Database:
         path = self.engine.url.database if self.dialect == "sqlite" else None
         self._sqlite_path = path if path and path != ":memory:" else None
         self._write_lock = WriterLock(self._sqlite_path)
-        self._checkpointer: threading.Thread | None = None
-        self._checkpoints = checkpoints  # an ingest worker leaves them to the hub process
-        self._stop_checkpoints = threading.Event()
-        self.checkpoints = 0
+        # an ingest worker leaves checkpoints to the hub process
+        path = self._sqlite_path if checkpoints else None
+        self._checkpointer = Checkpointer(path) if path is not None else None
         # `codec.unpack` finds this database's compression references through it
         self._references = references.source_for(self.engine)
 
@@ -154,10 +102,7 @@ class Database:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="fleetwatch-writer", daemon=True)
             self._thread.start()
-        if self._checkpointer is None and self._sqlite_path is not None and self._checkpoints:
-            self._checkpointer = threading.Thread(
-                target=self._checkpoint_loop, name="fleetwatch-checkpoint", daemon=True
-            )
+        if self._checkpointer is not None:
             self._checkpointer.start()
 
     def close(self) -> None:
@@ -170,34 +115,12 @@ class Database:
                 log.error("writer: still busy after 60 s; its connection is abandoned")
             self._thread = None
         if self._checkpointer is not None:
-            self._stop_checkpoints.set()
-            self._checkpointer.join(timeout=60)
-            self._checkpointer = None
+            self._checkpointer.stop()
         # reads not started yet were cancelled with their callers or still run now
         self._readers.shutdown(wait=True)
         codec.unregister_source(self._references)
         self._write_lock.close()
         self.engine.dispose()
-
-    def _checkpoint_loop(self) -> None:
-        assert self._sqlite_path is not None
-        conn = sqlite3.connect(self._sqlite_path, timeout=30, check_same_thread=False)
-        writers = WriterLock(self._sqlite_path)  # its own descriptor: excludes our writer too
-        try:
-            while True:
-                stopping = self._stop_checkpoints.wait(CHECKPOINT_SECONDS)
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # the bulk
-                    with writers:  # the tail: see the module docstring
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
-                except sqlite3.Error as exc:  # busy or locked: the next round catches up
-                    log.debug("checkpoint skipped: %s", exc)
-                if stopping:
-                    return
-        finally:
-            writers.close()
-            conn.close()
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """`fn(conn)` on a pooled connection in a reader thread."""
