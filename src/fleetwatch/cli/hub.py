@@ -91,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from fleetwatch.hub.api.fasthttp import AgentProtocol
     from fleetwatch.hub.app import create_app, open_database
     from fleetwatch.hub.secretbox import load_box
 
@@ -102,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         "log_config": log_config(settings.log_level, settings.access_log),
         "access_log": settings.access_log,
         "server_header": False,
+        "http": AgentProtocol,  # uvicorn's httptools protocol, agents' writes without ASGI
     }
     ingest_workers = settings.resolved_ingest_workers
     if settings.workers == 1 and ingest_workers == 0:
@@ -122,8 +124,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_with_ingest_workers(settings: HubSettings, count: int, common: dict[str, Any]) -> int:
     import uvicorn
-    from uvicorn.config import HTTP_PROTOCOLS
-    from uvicorn.importer import import_from_string
 
     from fleetwatch.hub.app import create_app
     from fleetwatch.hub.dispatch.pool import IngestPool
@@ -132,9 +132,8 @@ def _run_with_ingest_workers(settings: HubSettings, count: int, common: dict[str
     pool = IngestPool(count, settings.as_environ())
     pool.start()
     try:
-        inner = import_from_string(HTTP_PROTOCOLS["auto"])  # what uvicorn would use
         app = create_app(settings, dashboard=True, ingest_pool=pool)
-        uvicorn.run(app, http=sniffer_class(pool, inner), **common)
+        uvicorn.run(app, **{**common, "http": sniffer_class(pool, common["http"])})
     finally:
         pool.stop()
     return 0

@@ -8,8 +8,7 @@ refused for it. After authentication the server's own budget is charged (`rateli
 
 from __future__ import annotations
 
-from starlette.requests import Request
-
+from fleetwatch.hub.api.caller import Caller
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.api.ratelimit import client_ip, limiter, too_many
 from fleetwatch.hub.context import HubContext
@@ -27,7 +26,7 @@ def unauthorized() -> ApiError:
     )
 
 
-async def identify(ctx: HubContext, request: Request) -> str:
+async def identify(ctx: HubContext, request: Caller) -> str:
     """The server id the request's credentials prove, without spending the server's budget; a
     failure costs the caller's IP budget (raises ApiError 401, or 429 once it is spent)."""
     authorization = request.headers.get("authorization")
@@ -40,7 +39,7 @@ async def identify(ctx: HubContext, request: Request) -> str:
     return server_id
 
 
-async def authenticate(ctx: HubContext, request: Request) -> str:
+async def authenticate(ctx: HubContext, request: Caller) -> str:
     """The server id the request proves, with rate limits applied; raises ApiError 401/429."""
     server_id = await identify(ctx, request)
     retry = limiter(ctx, "server").consume(server_id)
@@ -49,7 +48,7 @@ async def authenticate(ctx: HubContext, request: Request) -> str:
     return server_id
 
 
-def charge_failure(ctx: HubContext, request: Request) -> None:
+def charge_failure(ctx: HubContext, request: Caller) -> None:
     """Count a failed request against the caller's IP budget; 429 once it is spent."""
     retry = limiter(ctx, "ip").consume(client_ip(ctx, request))
     if retry:

@@ -8,6 +8,7 @@ gzip bomb never inflates past `max_bytes + 1` in memory.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -23,13 +24,7 @@ def _too_large(max_bytes: int, what: str = "request body") -> ApiError:
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request body, gzip-decoded when `Content-Encoding: gzip`; 400/413/415 on misuse."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > max_bytes:
-                raise _too_large(max_bytes)
-        except ValueError:
-            raise ApiError(400, "bad_request", "invalid Content-Length header") from None
+    check_length(request.headers, max_bytes)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -37,8 +32,24 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise _too_large(max_bytes)
         chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "").strip().lower()
+    return decode_body(b"".join(chunks), request.headers, max_bytes)
+
+
+def check_length(headers: Mapping[str, str], max_bytes: int) -> None:
+    """413 when `Content-Length` declares more than `max_bytes`; 400 when it is not a number."""
+    declared = headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > max_bytes:
+                raise _too_large(max_bytes)
+        except ValueError:
+            raise ApiError(400, "bad_request", "invalid Content-Length header") from None
+
+
+def decode_body(body: bytes, headers: Mapping[str, str], max_bytes: int) -> bytes:
+    """`body` (read whole, at most `max_bytes`) as its `Content-Encoding` says: itself, or
+    gzip-decoded within `max_bytes`; 415 for any other encoding."""
+    encoding = headers.get("content-encoding", "").strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "x-gzip"):

@@ -12,8 +12,9 @@ as before, so pydantic alone decides errors and lax coercions. Every failure is 
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,8 +23,9 @@ from sqlalchemy import Connection, text
 
 from fleetwatch import __version__
 from fleetwatch.hub.api.agent_auth import authenticate, charge_failure, unauthorized
-from fleetwatch.hub.api.bodies import read_body, validation_error
-from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.bodies import decode_body, read_body, validation_error
+from fleetwatch.hub.api.caller import Caller
+from fleetwatch.hub.api.errors import ApiError, error_response
 from fleetwatch.hub.api.ratelimit import client_ip, limiter, too_many
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.api.wire_fast import LiveView, decode_live, decode_snapshots
@@ -33,6 +35,9 @@ from fleetwatch.hub.services import ingest, live_demand
 from fleetwatch.protocol.models import LiveSample, Registration, Snapshot, SnapshotBatch
 
 router = APIRouter(tags=["ingest"])
+
+#: reads (and decodes) the request body when called
+BodyReader = Callable[[], Awaitable[bytes]]
 
 #: Wire models published under components/schemas (see `openapi_schemas`).
 BODY_MODELS = (Snapshot, SnapshotBatch, LiveSample, Registration)
@@ -75,9 +80,11 @@ def parse_live(raw: bytes) -> LiveView:
         raise validation_error(exc) from None
 
 
-async def _guarded(ctx: HubContext, request: Request, server_id: str, live: bool) -> JSONResponse:
+async def _guarded(
+    ctx: HubContext, request: Caller, server_id: str, live: bool, body: BodyReader
+) -> JSONResponse:
     try:
-        raw = await read_body(request, ctx.settings.max_body_bytes)
+        raw = await body()
         if live:
             sample = parse_live(raw)
             watch_until = await ingest.ingest_live(ctx, server_id, sample)
@@ -93,8 +100,8 @@ async def _guarded(ctx: HubContext, request: Request, server_id: str, live: bool
         if exc.status < 500:
             charge_failure(ctx, request)
         raise
-    body = {"status": "ok", "stored": result.stored, "duplicates": result.duplicates}
-    return JSONResponse(live_demand.answer(body, result.watch_until))
+    answer = {"status": "ok", "stored": result.stored, "duplicates": result.duplicates}
+    return JSONResponse(live_demand.answer(answer, result.watch_until))
 
 
 @router.post(
@@ -105,7 +112,7 @@ async def _guarded(ctx: HubContext, request: Request, server_id: str, live: bool
 async def post_metrics(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     server_id = await authenticate(ctx, request)
-    return await _guarded(ctx, request, server_id, live=False)
+    return await _guarded(ctx, request, server_id, False, _streamed(ctx, request))
 
 
 @router.post(
@@ -116,7 +123,26 @@ async def post_metrics(request: Request) -> JSONResponse:
 async def post_live(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     server_id = await authenticate(ctx, request)
-    return await _guarded(ctx, request, server_id, live=True)
+    return await _guarded(ctx, request, server_id, True, _streamed(ctx, request))
+
+
+async def answer_write(ctx: HubContext, caller: Caller, body: bytes, live: bool) -> JSONResponse:
+    """`post_metrics` (or `post_live`) for a request whose body was read already, by the lean
+    HTTP protocol (`fasthttp.py`, which checked `Content-Length` against the limit); errors
+    come back as their responses."""
+
+    async def decoded() -> bytes:
+        return decode_body(body, caller.headers, ctx.settings.max_body_bytes)
+
+    try:
+        server_id = await authenticate(ctx, caller)
+        return await _guarded(ctx, caller, server_id, live, decoded)
+    except ApiError as exc:
+        return error_response(exc)
+
+
+def _streamed(ctx: HubContext, request: Request) -> BodyReader:
+    return functools.partial(read_body, request, ctx.settings.max_body_bytes)
 
 
 @router.post("/api/register", status_code=201, openapi_extra=_body("Registration"))

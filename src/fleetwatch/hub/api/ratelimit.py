@@ -18,8 +18,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
-
+from fleetwatch.hub.api.caller import Caller
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
 
@@ -83,7 +82,7 @@ def limiter(ctx: HubContext, name: str) -> RateLimiter:
     return found
 
 
-def client_ip(ctx: HubContext, request: Request) -> str:
+def client_ip(ctx: HubContext, request: Caller) -> str:
     """The caller's address; `X-Forwarded-For` is believed only from `trusted_proxies`."""
     peer = request.client.host if request.client else "unknown"
     trusted = ctx.settings.trusted_proxies

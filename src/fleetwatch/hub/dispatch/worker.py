@@ -3,7 +3,8 @@
 FD is its end of the hub's socket pair (`pool.py`). Settings come from `FLEETWATCH_*` like
 uvicorn workers'. The worker runs uvicorn's server without a listening socket: every connection
 arrives from the hub as a socket plus the bytes the hub already read from it, and is served by
-uvicorn's own HTTP protocol, primed with those bytes. When the hub closes its end (it stops, or
+uvicorn's HTTP protocol (agents' writes answered without ASGI, `api/fasthttp.py`), primed with
+those bytes. When the hub closes its end (it stops, or
 died), the worker stops taking connections, finishes the requests it holds and exits.
 """
 
@@ -138,6 +139,7 @@ def _closed_if_failed(sock: socket.socket) -> Callable[[asyncio.Task[object]], N
 
 def main(argv: list[str] | None = None) -> int:
     from fleetwatch.cli.hub import log_config
+    from fleetwatch.hub.api.fasthttp import AgentProtocol
     from fleetwatch.hub.app import create_app
     from fleetwatch.hub.settings import load_settings
 
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=settings.access_log,
         server_header=False,
         timeout_graceful_shutdown=20,
+        http=AgentProtocol,
     )
     WorkerServer(config, channel, app).run()
     return 0
