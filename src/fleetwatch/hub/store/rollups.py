@@ -95,6 +95,9 @@ def _aggregate(values: list[float]) -> tuple[float | None, float | None, float |
     return min(values), max(values), math.fsum(values), len(values)
 
 
+_NOTHING = (None, None, None, 0)
+
+
 def _buckets(rows: Sequence[SnapshotRow], width: int) -> list[list[object]]:
     """One parameter row per (server, bucket) of `rows`, in `_columns()` order."""
     grouped: dict[tuple[str, float], list[SnapshotRow]] = {}
@@ -103,8 +106,12 @@ def _buckets(rows: Sequence[SnapshotRow], width: int) -> list[list[object]]:
     params: list[list[object]] = []
     for (server_id, bucket), members in grouped.items():
         values: list[object] = [server_id, bucket]
-        for i in range(len(HOT_METRICS)):
-            values += _aggregate([v for r in members if (v := r.hot[i]) is not None])
+        if len(members) == 1:  # the usual case, as `_aggregate` of one value or none
+            for v in members[0].hot:
+                values += _NOTHING if v is None else (None, None, v, 1)
+        else:
+            for i in range(len(HOT_METRICS)):
+                values += _aggregate([v for r in members if (v := r.hot[i]) is not None])
         params.append(values)
     return params
 
