@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,13 +30,13 @@ from hubtest import free_port, hub_settings
 
 pytestmark = pytest.mark.e2e
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 256 * 1024  # the protocol answers bodies up to 64 KiB, uvicorn the larger ones
 
 
 class Hub:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, per_minute: int = 0) -> None:
         self.app = create_app(
-            hub_settings(tmp_path, rate_limit_per_minute=0, max_body_bytes=MAX_BODY)
+            hub_settings(tmp_path, rate_limit_per_minute=per_minute, max_body_bytes=MAX_BODY)
         )
         self.port = free_port()
         config = uvicorn.Config(
@@ -55,17 +56,24 @@ class Hub:
         return sock, sock.makefile("rb")
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    hub = Hub(tmp_path_factory.mktemp("agent-protocol"))
+@contextmanager
+def serving(hub: Hub) -> Iterator[Hub]:
     hub.thread.start()
     deadline = time.monotonic() + 30
     while not hub.server.started:
         assert time.monotonic() < deadline and hub.thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
-    yield hub
-    hub.server.should_exit = True
-    hub.thread.join(timeout=30)
+    try:
+        yield hub
+    finally:
+        hub.server.should_exit = True
+        hub.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    with serving(Hub(tmp_path_factory.mktemp("agent-protocol"))) as hub:
+        yield hub
 
 
 @pytest.fixture
@@ -82,13 +90,17 @@ def answered_here(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return calls
 
 
-@pytest.fixture(scope="module")
-def agent(hub: Hub) -> dict[str, str]:
-    """Headers of a registered server (registered through the real socket)."""
+def registered(hub: Hub) -> dict[str, str]:
+    """Headers of a newly registered server (registered through the real socket)."""
     r = httpx.post(f"http://127.0.0.1:{hub.port}/api/register", json={"hostname": "lean-01"})
     assert r.status_code == 201, r.text
     body = r.json()
     return {"Authorization": f"Bearer {body['server_id']}:{body['api_key']}"}
+
+
+@pytest.fixture(scope="module")
+def agent(hub: Hub) -> dict[str, str]:
+    return registered(hub)
 
 
 def request(
@@ -231,3 +243,77 @@ def test_writes_the_protocol_leaves_to_uvicorn_still_work(
         status, _, body = response(f)
         assert (status, body["error"]["code"]) == (413, "too_large")
     assert answered_here == []
+
+
+def test_pipelined_writes_are_answered_in_order(
+    hub: Hub, agent: dict[str, str], answered_here: list[bool]
+) -> None:
+    sock, f = hub.connect()
+    with sock, f:
+        one = request("/api/metrics", snapshot("pair-1"), agent)
+        sock.sendall(one + one)  # the second, a replay, waits in uvicorn's pipeline
+        assert response(f)[2] == {"status": "ok", "stored": 1, "duplicates": 0}
+        assert response(f)[2] == {"status": "ok", "stored": 0, "duplicates": 1}
+    assert len(answered_here) == 1
+
+
+def test_a_body_arriving_in_pieces_is_answered_whole(
+    hub: Hub, agent: dict[str, str], answered_here: list[bool]
+) -> None:
+    raw = request("/api/metrics", snapshot("pieces-1"), agent)
+    sock, f = hub.connect()
+    with sock, f:
+        for start in range(0, len(raw), 1500):
+            sock.sendall(raw[start : start + 1500])
+            time.sleep(0.01)
+        assert response(f)[2] == {"status": "ok", "stored": 1, "duplicates": 0}
+    assert len(answered_here) == 1
+
+
+def test_a_body_over_64_kib_goes_to_uvicorn(
+    hub: Hub, agent: dict[str, str], answered_here: list[bool]
+) -> None:
+    """The protocol reads a body whole before authenticating: it takes none larger than
+    uvicorn would buffer (a key-less client cannot make it hold more)."""
+    batch = {"snapshots": [make_snapshot(snapshot_id=f"big-{i}") for i in range(40)]}
+    body = orjson.dumps(batch)
+    assert 64 * 1024 < len(body) < MAX_BODY
+    status, _, answer = exchange(hub, request("/api/metrics", body, agent))
+    assert (status, answer) == (200, {"status": "ok", "stored": 40, "duplicates": 0})
+    status, _, answer = exchange(hub, request("/api/metrics", body, {}))
+    assert (status, answer["error"]["code"]) == (401, "unauthorized")
+    assert answered_here == []
+
+
+def test_a_client_gone_mid_body_stores_nothing(
+    hub: Hub, agent: dict[str, str], answered_here: list[bool]
+) -> None:
+    raw = request("/api/metrics", snapshot("gone-1"), agent)
+    sock, f = hub.connect()
+    with sock, f:
+        sock.sendall(raw[: len(raw) - 100])
+        time.sleep(0.05)
+    time.sleep(0.1)
+    status, _, answer = exchange(hub, raw)  # the same write again: stored now, the first time
+    assert (status, answer) == (200, {"status": "ok", "stored": 1, "duplicates": 0})
+    assert len(answered_here) == 1
+
+
+def test_rate_limits_answer_as_the_routes(tmp_path: Path, answered_here: list[bool]) -> None:
+    with serving(Hub(tmp_path, per_minute=2)) as hub:
+        agent = registered(hub)
+        answers = []
+        for i in range(2):  # the server's budget: 2 writes
+            answers.append(exchange(hub, request("/api/metrics", snapshot(f"rl-{i}"), agent)))
+        body = snapshot("rl-9")
+        here = exchange(hub, request("/api/metrics", body, agent))
+        routed_request = request(
+            "/api/metrics", chunked(body), {**agent, "Transfer-Encoding": "chunked"}
+        )
+        routed = exchange(hub, routed_request)
+    assert [a[0] for a in answers] == [200, 200]
+    assert (here[0], here[2]["error"]["code"]) == (429, "rate_limited")
+    assert (routed[0], routed[2]) == (here[0], here[2])
+    retry = int(here[1]["retry-after"])  # whole seconds, asked a few ms apart
+    assert retry >= 1 and abs(int(routed[1]["retry-after"]) - retry) <= 1
+    assert len(answered_here) == 3

@@ -10,7 +10,9 @@ delivers it, calls the same handler as the routes (`ingest.answer_write`) and wr
 response with uvicorn's default headers. Every other request, and any agent write it is not
 sure about, goes through uvicorn and the app exactly as before:
 
-- a body without `Content-Length`, or one declaring more than `max_body_bytes`;
+- a body without `Content-Length`, or one declaring more than 64 KiB (uvicorn's read buffer:
+  the protocol reads a body whole before authenticating, so a client without a key can make
+  it hold no more than uvicorn would; a snapshot is ~5 KB, larger batches go to uvicorn);
 - `Expect: 100-continue`, an upgrade, `X-Forwarded-*`/`Forwarded` headers (uvicorn's proxy
   handling decides the client address), a root path, access logging, a concurrency limit;
 - a request pipelined behind one not answered yet (uvicorn's pipeline keeps the order).
@@ -22,11 +24,13 @@ keep-alive timer) works unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import httptools
 from starlette.datastructures import Address
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from fleetwatch.hub.api import ingest
@@ -39,6 +43,7 @@ log = logging.getLogger("fleetwatch.hub.api")
 
 #: path -> is it the live route
 ROUTES = {b"/api/metrics": False, b"/api/metrics/live": True}
+STOPPING = "the hub is stopping and did not store this write; send it again"
 _SKIP_HEADERS = (b"x-forwarded-", b"forwarded", b"transfer-encoding")
 
 
@@ -95,6 +100,7 @@ class AgentProtocol(HttpToolsProtocol):
         ctx = _hub_context(self.app)
         lean = ctx is not None and not self.config.access_log and not self.root_path
         self._ctx = ctx if lean and self.limit_concurrency is None else None
+        self._max_body = min(HIGH_WATER_LIMIT, ctx.settings.max_body_bytes) if ctx else 0
 
     def on_headers_complete(self) -> None:
         live = self._lean_route()
@@ -120,7 +126,7 @@ class AgentProtocol(HttpToolsProtocol):
                 return None
             if name == b"content-length":
                 length = value
-        if not length.isdigit() or int(length) > ctx.settings.max_body_bytes:
+        if not length.isdigit() or len(length) > 9 or int(length) > self._max_body:
             return None
         return live
 
@@ -147,6 +153,10 @@ class AgentProtocol(HttpToolsProtocol):
         caller = RawCaller(header_map(write.headers), client)
         try:
             response = await ingest.answer_write(self._ctx, caller, bytes(write.body), write.live)
+        except asyncio.CancelledError:  # uvicorn's graceful shutdown timed out
+            write.keep_alive = False
+            self._respond(write, JSONResponse(error_body("unavailable", STOPPING), 503))
+            raise
         except Exception:
             log.exception("unexpected error on an agent's write")
             response = JSONResponse(error_body("internal", "internal error; see the hub log"), 500)
