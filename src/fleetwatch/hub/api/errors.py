@@ -44,6 +44,11 @@ def error_response(exc: ApiError) -> JSONResponse:
     )
 
 
+def internal_error() -> JSONResponse:
+    """The answer to an unexpected failure (logged by the caller): no detail leaves the hub."""
+    return JSONResponse(error_body("internal", "internal error; see the hub log"), 500)
+
+
 def field_path(loc: Sequence[Any]) -> str:
     """`("body", "metrics", "disks", 0, "total")` -> `metrics.disks[0].total`."""
     out = ""
@@ -81,4 +86,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
-        return JSONResponse(error_body("internal", "internal error; see the hub log"), 500)
+        return internal_error()

@@ -35,7 +35,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from fleetwatch.hub.api import ingest
 from fleetwatch.hub.api.caller import RawCaller, header_map
-from fleetwatch.hub.api.errors import error_body
+from fleetwatch.hub.api.errors import error_body, internal_error
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
 
@@ -133,7 +133,7 @@ class AgentProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         write = self.cycle
         if isinstance(write, _Write):
-            write.body += body  # at most Content-Length <= max_body_bytes
+            write.body += body  # at most its Content-Length, <= 64 KiB (`_lean_route`)
         else:
             super().on_body(body)
 
@@ -159,7 +159,7 @@ class AgentProtocol(HttpToolsProtocol):
             raise
         except Exception:
             log.exception("unexpected error on an agent's write")
-            response = JSONResponse(error_body("internal", "internal error; see the hub log"), 500)
+            response = internal_error()
         self._respond(write, response)
 
     def _respond(self, write: _Write, response: JSONResponse) -> None:

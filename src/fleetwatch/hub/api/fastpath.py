@@ -21,8 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from fleetwatch.hub.api import ingest
-from fleetwatch.hub.api.errors import ApiError, error_body, error_response
-from fleetwatch.hub.api.responses import JSONResponse
+from fleetwatch.hub.api.errors import ApiError, error_response, internal_error
 
 log = logging.getLogger("fleetwatch.hub.api")
 
@@ -48,5 +47,5 @@ class HubApp(FastAPI):
             response = error_response(exc)
         except Exception:
             log.exception("unexpected error on %s", scope["path"])
-            response = JSONResponse(error_body("internal", "internal error; see the hub log"), 500)
+            response = internal_error()
         await response(scope, receive, send)

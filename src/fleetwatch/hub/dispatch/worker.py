@@ -4,8 +4,8 @@ FD is its end of the hub's socket pair (`pool.py`). Settings come from `FLEETWAT
 uvicorn workers'. The worker runs uvicorn's server without a listening socket: every connection
 arrives from the hub as a socket plus the bytes the hub already read from it, and is served by
 uvicorn's HTTP protocol (agents' writes answered without ASGI, `api/fasthttp.py`), primed with
-those bytes. When the hub closes its end (it stops, or
-died), the worker stops taking connections, finishes the requests it holds and exits.
+those bytes. When the hub closes its end (it stops, or died), the worker stops taking
+connections, finishes the requests it holds and exits.
 """
 
 from __future__ import annotations
