@@ -6,7 +6,7 @@ rest is encoded, so the format can change without a migration:
 
 - `S` (written now for snapshots of a server that has a reference): 8-byte key (signed
   big-endian) of a *server reference* (`store/references.py`: one of that server's own earlier
-  snapshots, stored in `codec_refs`), then zstd level 3 of the JSON text with that reference as
+  snapshots, stored in `codec_refs`), then zstd (level 1) of the JSON text with that reference as
   raw-content dictionary. A server's snapshots share most of their text (process, service, disk
   and NIC names, totals), so this halves the size (measured on the bench fleet: ~590 vs ~1,070
   bytes). The key is a hash of the reference, so a process-wide cache of references is right
@@ -35,6 +35,8 @@ from typing import Any
 
 import orjson
 import zstandard
+
+from fleetwatch.hub.store import zstd_prefix
 
 _ZLIB = b"z"
 _DICT_V1 = b"d"
@@ -104,21 +106,38 @@ REFERENCE_LEVEL = 1
 
 
 def packer_for(key: int, reference: bytes) -> Callable[[bytes], bytes]:
-    """A function that encodes texts against one server reference (format `S`). Make one per
-    request and drop it: its zstd context holds ~100 KB of tables, too much to keep per
-    server; a batch (an agent's replay) shares one, so the reference is loaded once."""
-    compressor = zstandard.ZstdCompressor(
-        level=REFERENCE_LEVEL,
-        dict_data=_as_dict(reference),
-        write_checksum=False,
-        write_dict_id=False,
-    )
+    """A function that encodes texts against one server reference (format `S`), in the
+    calling thread. zstd references the reference as a prefix on the thread's one context
+    (`zstd_prefix`); without that backend a compressor is made per call of `packer_for` and
+    dropped after (its zstd context holds ~100 KB of tables, too much to keep per server; a
+    batch, an agent's replay, shares one)."""
     prefix = _SERVER_REF + _KEY.pack(key)
+    if zstd_prefix.available():
+
+        def pack_prefixed(text: bytes) -> bytes:
+            frame = zstd_prefix.compress(reference, text, REFERENCE_LEVEL)
+            return prefix + (frame if frame is not None else _compress_with(reference, text))
+
+        return pack_prefixed
+    compressor = _reference_compressor(reference)
 
     def pack(text: bytes) -> bytes:
         return prefix + compressor.compress(text)
 
     return pack
+
+
+def _reference_compressor(reference: bytes) -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(
+        level=REFERENCE_LEVEL,
+        dict_data=_as_dict(reference),
+        write_checksum=False,
+        write_dict_id=False,
+    )
+
+
+def _compress_with(reference: bytes, text: bytes) -> bytes:
+    return _reference_compressor(reference).compress(text)
 
 
 #: `source(key) -> reference content or None`; each open database registers one.
