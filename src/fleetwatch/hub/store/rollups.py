@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, func
 
 from fleetwatch.hub.store.tables import HOT_METRICS, rollup_1h, rollup_1m
-from fleetwatch.hub.store.timeseries import SnapshotRow
+from fleetwatch.hub.store.timeseries import SnapshotRow, driver_cursor
 
 #: tier name -> (table, bucket width in seconds)
 TIERS: dict[str, tuple[Table, int]] = {"1m": (rollup_1m, 60), "1h": (rollup_1h, 3600)}
@@ -123,6 +123,6 @@ def fold(conn: Connection, rows: Sequence[SnapshotRow]) -> None:
     if not rows:
         return
     placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = driver_cursor(conn)
     for table, width in TIERS.values():
-        params = [tuple(values) for values in _buckets(rows, width)]
-        conn.exec_driver_sql(_fold_sql(table.name, placeholder), params)
+        cursor.executemany(_fold_sql(table.name, placeholder), _buckets(rows, width))
