@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from factories import make_snapshot
-from fleetwatch.hub.store import codec, tables
+from fleetwatch.hub.store import codec, hours, tables
 from fleetwatch.hub.store.engine import make_engine
 from hubtest import SyncClient, bearer, ctx_of, postgres_schema, register, sync_hub_client
 
@@ -119,8 +119,25 @@ def test_snapshot_is_stored_with_hot_columns_latest_and_rollups(
         42.5,
         1,
     )
+    # the hour is open: readers fold it from its minutes, nothing is stored for it yet
+    assert rows(engine, tables.rollup_1h, server_id=server_id) == []
+    assert hour_tier(engine, server_id) == [(1714651200.0, 1, 42.5)]
+    # a snapshot of the next hour closes it: its row is written from its minutes
+    later = make_snapshot(snapshot_id="next-hour", collected_at="2024-05-02T13:00:05+00:00")
+    later["metrics"]["cpu_percent"] = 10.0
+    assert client.post("/api/metrics", json=later, headers=headers).status_code == 200
     (h1,) = rows(engine, tables.rollup_1h, server_id=server_id)
-    assert h1.bucket == 1714651200.0 and h1.cpu_percent_n == 1
+    assert (h1.bucket, h1.cpu_percent_n, h1.cpu_percent_sum) == (1714651200.0, 1, 42.5)
+    assert hour_tier(engine, server_id) == [(1714651200.0, 1, 42.5), (1714654800.0, 1, 10.0)]
+
+
+def hour_tier(engine: Engine, server_id: str) -> list[tuple[float, int, float]]:
+    """(hour, cpu n, cpu sum) of the 1-hour tier as readers see it."""
+    t = hours.hour_tier(engine.dialect.name)
+    query = select(t.c.bucket, t.c.cpu_percent_n, t.c.cpu_percent_sum).order_by(t.c.bucket)
+    params = {"server_id": server_id, "start": 0.0, "until": 1e12}
+    with engine.connect() as conn:
+        return [(float(b), int(n), float(v)) for b, n, v in conn.execute(query, params)]
 
 
 def test_rollups_fold_min_max_sum_n_and_skip_absent_values(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from factories import make_snapshot
 from fleetwatch.hub.services.servers import PALETTE, fallback_color
-from fleetwatch.hub.store import tables
+from fleetwatch.hub.store import hours, tables
 from unit.hub_query.harness import Hub, insert_live, insert_series, insert_server
 
 
@@ -220,6 +221,28 @@ def test_cleanup_deletes_only_what_is_past_retention(hub: Hub) -> None:
     assert _count(hub, tables.live_samples, sid) == 1
     again = hub.client.delete("/api/dashboard/settings").json()["deleted"]
     assert sum(again.values()) == 0
+
+
+def test_cleanup_keeps_the_minutes_of_a_silent_servers_open_hour(hub: Hub) -> None:
+    r = hub.client.post("/api/register", json={"hostname": "quiet"})
+    sid, key = r.json()["server_id"], r.json()["api_key"]
+    headers = {"Authorization": f"Bearer {sid}:{key}"}
+    start = (time.time() // 3600 - 72) * 3600  # three days ago, on the hour
+    for i, cpu in enumerate((10.0, 30.0)):  # an hour, then the next: the server's last
+        at = datetime.fromtimestamp(start + i * 3600 + 60, UTC).isoformat()
+        body = make_snapshot(snapshot_id=f"quiet-{i}", collected_at=at)
+        body["metrics"]["cpu_percent"] = cpu
+        assert hub.client.post("/api/metrics", json=body, headers=headers).status_code == 200
+    settings = {"raw_retention_hours": 24, "rollup_1m_retention_days": 2}
+    assert hub.client.patch("/api/dashboard/settings", json=settings).status_code == 200
+    deleted = hub.client.delete("/api/dashboard/settings").json()["deleted"]
+    # the closed hour's minute goes; the open hour's stays: that hour is read from it
+    assert deleted["rollup_1m"] == 1 and _count(hub, tables.rollup_1m, sid) == 1
+    t = hours.hour_tier(hub.engine.dialect.name)
+    query = select(t.c.bucket, t.c.cpu_percent_n, t.c.cpu_percent_sum).order_by(t.c.bucket)
+    with hub.engine.connect() as conn:
+        seen = conn.execute(query, {"server_id": sid, "start": 0.0, "until": 1e12}).all()
+    assert [tuple(row) for row in seen] == [(start, 1, 10.0), (start + 3600, 1, 30.0)]
 
 
 def test_periodic_retention_runs_in_the_background(hub: Hub) -> None:

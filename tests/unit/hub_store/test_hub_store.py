@@ -18,7 +18,7 @@ from factories import make_snapshot
 from fleetwatch.errors import ConfigError
 from fleetwatch.hub.api.ratelimit import RateLimiter
 from fleetwatch.hub.settings import load_settings
-from fleetwatch.hub.store import codec, rollups, tables
+from fleetwatch.hub.store import codec, hours, rollups, tables
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.engine import make_engine
 from fleetwatch.hub.store.migrate import head_revision, upgrade
@@ -181,14 +181,36 @@ def _fold_and_read(
                     rows.append(
                         timeseries.SnapshotRow("s", ts, f"{ts}-{i}", tuple(hot.values()), b"x")
                     )
+                last = timeseries.servers_for_snapshots(conn, ["s"])["s"][1]
                 ids = timeseries.insert_snapshots(conn, rows)
-                rollups.fold(conn, [r for r, i in zip(rows, ids, strict=True) if i is not None])
+                stored = [r for r, i in zip(rows, ids, strict=True) if i is not None]
+                rollups.fold(conn, stored, {"s": last})
+                newest = max(stored, key=lambda r: r.ts)
+                timeseries.update_servers_latest(conn, [("s", newest.ts, newest.ts, b"x", None)])
         return conn.execute(
             text(
                 "SELECT bucket, cpu_percent_min, cpu_percent_max, cpu_percent_sum, cpu_percent_n,"
                 " load_1_n, load_1_sum FROM rollup_1m ORDER BY bucket"
             )
         ).all()
+
+
+def _hours(engine: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Server "s"'s 1-hour tier (bucket, cpu n, cpu min, cpu max) as readers see it, and the
+    (bucket, cpu n) rows stored in `rollup_1h` (closed hours only)."""
+    t = hours.hour_tier(engine.dialect.name)
+    with engine.connect() as conn:
+        seen = conn.execute(
+            select(
+                t.c.bucket,
+                t.c.cpu_percent_n,
+                rollups.low(t, "cpu_percent"),
+                rollups.high(t, "cpu_percent"),
+            ).order_by(t.c.bucket),
+            {"server_id": "s", "start": 0.0, "until": 1e12},
+        ).all()
+        stored = conn.execute(text("SELECT bucket, cpu_percent_n FROM rollup_1h")).all()
+    return [tuple(r) for r in seen], [tuple(r) for r in stored]
 
 
 def test_rollups_fold_batches_into_buckets_in_the_database(tmp_path: Path) -> None:
@@ -225,12 +247,12 @@ def test_rollups_fold_batches_into_buckets_in_the_database(tmp_path: Path) -> No
     ]
     t = tables.rollup_1m
     with engine.connect() as conn:
-        hour = conn.execute(text("SELECT bucket, cpu_percent_n FROM rollup_1h")).all()
         read = conn.execute(
             select(rollups.low(t, "load_1"), rollups.high(t, "load_1")).order_by(t.c.bucket)
         ).all()
-    assert [tuple(r) for r in hour] == [(0.0, 7)]
     assert [tuple(r) for r in read] == [(2.0, 2.0), (None, None), (3.0, 3.0)]
+    # hour 0 is still the open hour: folded from its minutes for readers, not stored yet
+    assert _hours(engine) == ([(0.0, 7, 1.0, 30.0)], [])
     assert rollups.bucket_start(3599.9, 3600) == 0.0
     engine.dispose()
 
@@ -254,9 +276,9 @@ def test_a_large_batch_is_folded_in_chunks_with_every_bucket_merged(tmp_path: Pa
         tuple(r) == (60.0 * m, float(m), float(m) + 1, 2.0 * m + 1, 2, 0, None)
         for m, r in enumerate(got)
     )
-    with engine.connect() as conn:
-        hour = conn.execute(text("SELECT bucket, cpu_percent_n FROM rollup_1h")).all()
-    assert [tuple(r) for r in hour] == [(0.0, 120), (3600.0, 54)]
+    # hour 0 closed with the first batch (written from its minutes), and its second values
+    # were merged into the stored row; hour 1 is open: readers fold it from its minutes
+    assert _hours(engine) == ([(0.0, 120, 0.0, 60.0), (3600.0, 54, 60.0, 87.0)], [(0.0, 120)])
     engine.dispose()
 
 

@@ -20,19 +20,22 @@ from functools import partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services.dashboard import IDENTITY_COLUMNS, server_identity
 from fleetwatch.hub.services.servers import hot_summary
 from fleetwatch.hub.services.settings import DashboardSettings, get_settings
-from fleetwatch.hub.store import tables
+from fleetwatch.hub.store import hours, tables
 from fleetwatch.hub.store.codec import unpack
 from fleetwatch.hub.store.rollups import high, low
 
 RESOLUTIONS = ("auto", "raw", "1m", "1h")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 IDENTITY_FIELDS = ("server_id", "hostname", "display_name", "group_name")
+
+#: no upper bound (epoch seconds far in the future)
+_OPEN_END = 1e12
 
 
 def safe_cell(value: Any) -> Any:
@@ -74,11 +77,11 @@ def read_points(
     """(ts, [avg, min, max per hot metric]) rows of one server since `start`, oldest first."""
     out: list[tuple[float, list[float | None]]] = []
     if resolution == "raw":
-        t = tables.snapshots
+        raw = tables.snapshots
         rows = conn.execute(
-            select(t.c.ts, *(t.c[n] for n in tables.HOT_METRICS))
-            .where(t.c.server_id == server_id, t.c.ts >= start)
-            .order_by(t.c.ts)
+            select(raw.c.ts, *(raw.c[n] for n in tables.HOT_METRICS))
+            .where(raw.c.server_id == server_id, raw.c.ts >= start)
+            .order_by(raw.c.ts)
         ).all()
         for r in rows:
             values: list[float | None] = []
@@ -86,14 +89,19 @@ def read_points(
                 values += [v, v, v]
             out.append((float(r[0]), values))
         return out
-    t = tables.rollup_1m if resolution == "1m" else tables.rollup_1h
+    # the 1-hour tier with the server's open hour folded from its minutes (store/hours.py)
+    t: Any = tables.rollup_1m if resolution == "1m" else hours.hour_tier(conn.dialect.name)
     cols = []
     for n in tables.HOT_METRICS:
         cols += [t.c[f"{n}_sum"], t.c[f"{n}_n"], low(t, n), high(t, n)]
+    in_range = (
+        t.c.server_id == bindparam("server_id"),
+        t.c.bucket >= bindparam("start"),
+        t.c.bucket < bindparam("until"),
+    )
     rows = conn.execute(
-        select(t.c.bucket, *cols)
-        .where(t.c.server_id == server_id, t.c.bucket >= start)
-        .order_by(t.c.bucket)
+        select(t.c.bucket, *cols).where(*in_range).order_by(t.c.bucket),
+        {"server_id": server_id, "start": start, "until": _OPEN_END},
     ).all()
     for r in rows:
         values = []

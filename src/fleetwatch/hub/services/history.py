@@ -22,7 +22,7 @@ from fleetwatch.hub.services.settings import DashboardSettings
 
 if TYPE_CHECKING:
     from fleetwatch.hub.services.history_cache import HistoryCache
-from fleetwatch.hub.store import tables
+from fleetwatch.hub.store import hours, tables
 from fleetwatch.hub.store.rollups import high, low
 
 MAX_POINTS = 720
@@ -88,7 +88,8 @@ def _raw_query(step: int, names: tuple[str, ...], dialect: str) -> Select[Any]:
 
 @functools.lru_cache(maxsize=256)
 def _rollup_query(tier: str, step: int, names: tuple[str, ...], dialect: str) -> Select[Any]:
-    t = tables.rollup_1m if tier == "1m" else tables.rollup_1h
+    # the 1-hour tier with each server's open hour folded from its minutes (store/hours.py)
+    t: Any = tables.rollup_1m if tier == "1m" else hours.hour_tier(dialect)
     where = (
         t.c.server_id == bindparam("server_id"),
         t.c.bucket >= bindparam("start"),

@@ -139,12 +139,15 @@ def prepare_snapshots(
 
 def store_snapshots(conn: Connection, items: list[SnapshotWrite]) -> list[StoreResult | None]:
     """Writer batch: store many requests' snapshots at once; None for a deleted server."""
-    alive = timeseries.watched_servers(conn, [item.server_id for item in items])
+    known = timeseries.servers_for_snapshots(conn, [item.server_id for item in items])
+    alive = {server_id: watch for server_id, (watch, _last) in known.items()}
     live_items = [item for item in items if item.server_id in alive]
     rows = [row for item in live_items for row in item.rows]
     row_ids = timeseries.insert_snapshots(conn, rows) if rows else []
     rollups.fold(
-        conn, [row for row, row_id in zip(rows, row_ids, strict=True) if row_id is not None]
+        conn,
+        [row for row, row_id in zip(rows, row_ids, strict=True) if row_id is not None],
+        {server_id: last for server_id, (_watch, last) in known.items()},
     )
     seen: dict[str, float] = {}
     versions: dict[str, str | None] = {}

@@ -2,7 +2,9 @@
 
 Runs every `PERIOD_SECONDS` inside the hub (`run_periodic`, started from the app lifespan) and
 on demand (`DELETE /api/dashboard/settings`). Deletes go per server so that each statement uses
-the (server_id, time) index, in several small write jobs so that ingest never waits long.
+the (server_id, time) index, in several small write jobs so that ingest never waits long. A
+server's 1-minute rows of its open hour stay, whatever their age: that hour's 1-hour row is
+folded from them when it closes (`store/hours.py`).
 Safe to run from several hub replicas at once (deletes are idempotent).
 """
 
@@ -20,7 +22,7 @@ from sqlalchemy import Connection, delete, select
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services.audit import record_audit
 from fleetwatch.hub.services.settings import DashboardSettings, get_settings
-from fleetwatch.hub.store import tables
+from fleetwatch.hub.store import hours, tables
 
 log = logging.getLogger("fleetwatch.hub.retention")
 
@@ -53,12 +55,18 @@ def _delete_for_servers(
     conn: Connection, server_ids: list[str], limits: dict[str, float]
 ) -> dict[str, int]:
     counts = {table.name: 0 for table, _ in _SERVER_TABLES}
+    s = tables.servers.c
+    query = select(s.id, s.last_snapshot_at).where(s.id.in_(server_ids))
+    newest: dict[str, float | None] = {sid: last for sid, last in conn.execute(query)}
     for server_id in server_ids:
         for table, time_col in _SERVER_TABLES:
+            limit = limits[table.name]
+            last = newest.get(server_id)
+            if table is tables.rollup_1m and last is not None:
+                # the open hour is folded from its minutes until it closes (store/hours.py)
+                limit = min(limit, hours.hour_start(last))
             result = conn.execute(
-                delete(table).where(
-                    table.c.server_id == server_id, table.c[time_col] < limits[table.name]
-                )
+                delete(table).where(table.c.server_id == server_id, table.c[time_col] < limit)
             )
             counts[table.name] += result.rowcount
     return counts

@@ -7,21 +7,24 @@ bucket of an agent reporting every minute) stores only `_sum`, with `_min` and `
 which give the value back. A writer batch is folded in by one statement per tier: the batch's
 aggregates per (server, bucket), computed in Python from the rows in hand, merged into the
 stored buckets (`INSERT .. VALUES .. ON CONFLICT DO UPDATE` with `executemany`, SQLite >= 3.24
-and PostgreSQL).
+and PostgreSQL). The 1-hour tier is stored for closed hours only; the open hour of each server
+is folded from its minutes when it closes, and by readers until then (`store/hours.py`).
 `bucket` is the bucket's start in epoch seconds.
 
-Readers: `TIERS` maps a tier name to (table, bucket width in seconds).
+Readers: `TIERS` maps a tier name to (table, bucket width in seconds); the 1-hour tier is read
+through `hours.hour_tier()`, never from `rollup_1h` alone.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, func
+from sqlalchemy import Connection, FromClause, Table, func
 
+from fleetwatch.hub.store import hours
 from fleetwatch.hub.store.tables import HOT_METRICS, rollup_1h, rollup_1m
 from fleetwatch.hub.store.timeseries import SnapshotRow, driver_cursor
 
@@ -33,12 +36,12 @@ def bucket_start(ts: float, width_seconds: int) -> float:
     return float(math.floor(ts / width_seconds) * width_seconds)
 
 
-def low(table: Table, metric: str) -> Any:
+def low(table: FromClause, metric: str) -> Any:
     """The bucket's minimum of `metric` (the value itself in a single-value bucket)."""
     return func.coalesce(table.c[f"{metric}_min"], table.c[f"{metric}_sum"])
 
 
-def high(table: Table, metric: str) -> Any:
+def high(table: FromClause, metric: str) -> Any:
     """The bucket's maximum of `metric` (the value itself in a single-value bucket)."""
     return func.coalesce(table.c[f"{metric}_max"], table.c[f"{metric}_sum"])
 
@@ -124,17 +127,30 @@ def _buckets(
     return singles, several
 
 
-def fold(conn: Connection, rows: Sequence[SnapshotRow]) -> None:
-    """Add the `snapshots` rows just inserted by the current transaction to every tier: their
+def fold(
+    conn: Connection, rows: Sequence[SnapshotRow], last_snapshot_at: Mapping[str, float | None]
+) -> None:
+    """Add the `snapshots` rows just inserted by the current transaction to the tiers: their
     aggregates per (server, bucket) are computed here, from the values in hand (reading the
-    rows back and grouping them in SQL cost the writer more), and merged bucket by bucket."""
+    rows back and grouping them in SQL cost the writer more), and merged bucket by bucket into
+    `rollup_1m`; `rollup_1h` gets the rows of closed hours and the hours these rows close
+    (`store/hours.py`). `last_snapshot_at`: each server's value before these rows."""
     if not rows:
         return
     placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cursor = driver_cursor(conn)
-    for table, width in TIERS.values():
-        singles, several = _buckets(rows, width)
-        if singles:
-            cursor.executemany(_fold_sql(table.name, placeholder, single=True), singles)
-        if several:
-            cursor.executemany(_fold_sql(table.name, placeholder), several)
+    _merge(cursor, rollup_1m.name, 60, rows, placeholder)
+    late, closing = hours.split(rows, last_snapshot_at)
+    _merge(cursor, rollup_1h.name, hours.HOUR, late, placeholder)
+    if closing:  # after the minutes above: the hours are folded from them
+        cursor.executemany(hours.close_sql(placeholder), hours.close_params(closing))
+
+
+def _merge(
+    cursor: Any, table: str, width: int, rows: Sequence[SnapshotRow], placeholder: str
+) -> None:
+    singles, several = _buckets(rows, width)
+    if singles:
+        cursor.executemany(_fold_sql(table, placeholder, single=True), singles)
+    if several:
+        cursor.executemany(_fold_sql(table, placeholder), several)

@@ -78,6 +78,24 @@ def watched_servers(conn: Connection, server_ids: Sequence[str]) -> dict[str, fl
     return dict(cursor.fetchall())
 
 
+def servers_for_snapshots(
+    conn: Connection, server_ids: Sequence[str]
+) -> dict[str, tuple[float | None, float | None]]:
+    """Which of `server_ids` still exist, each with (`live_watch_until`, `last_snapshot_at`).
+    On PostgreSQL the rows are locked until commit: the rollups' open hour (`store/hours.py`)
+    read here must not move under this transaction."""
+    unique = sorted(set(server_ids))
+    ph = _placeholder(conn)
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    sql = (
+        f"SELECT id, live_watch_until, last_snapshot_at FROM servers "
+        f"WHERE id IN ({', '.join([ph] * len(unique))}) ORDER BY id{lock}"
+    )
+    cursor = driver_cursor(conn)
+    cursor.execute(sql, tuple(unique))
+    return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+
+
 def insert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> list[int | None]:
     """Insert rows; a row whose (server_id, snapshot_id) is already stored is skipped.
 
