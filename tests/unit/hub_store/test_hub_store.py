@@ -159,6 +159,74 @@ def test_the_wal_starts_over_while_the_writer_commits_without_pause(tmp_path: Pa
     assert wal < written  # a WAL that never restarts holds all of it, and page overhead
 
 
+def _insert_and_check(url: str) -> None:
+    """Duplicates (stored before, twice in one batch) get None; new rows, with or without a
+    snapshot id, get their new ids, in order; the table holds each once."""
+    from fleetwatch.hub.store import timeseries
+    from fleetwatch.hub.store.tables import HOT_METRICS
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO servers (id, hostname, key_hash, key_prefix, created_at) "
+                "VALUES ('a', 'h', 'x', 'fwk_', 0), ('b', 'h', 'y', 'fwk_', 0)"
+            )
+        )
+
+    def row(server: str, ts: float, snapshot_id: str | None) -> Any:
+        hot = tuple(float(ts) if i == 0 else None for i in range(len(HOT_METRICS)))
+        return timeseries.SnapshotRow(server, ts, snapshot_id, hot, b"d")
+
+    try:
+        with engine.begin() as conn:
+            first = timeseries.insert_snapshots(conn, [row("a", 1.0, "x1"), row("b", 1.0, "x1")])
+        with engine.begin() as conn:
+            second = timeseries.insert_snapshots(
+                conn,
+                [
+                    row("a", 1.0, "x1"),  # stored before
+                    row("a", 2.0, None),
+                    row("b", 2.0, "y2"),
+                    row("b", 2.0, "y2"),  # twice in this batch
+                    row("a", 2.0, None),  # no id: always stored
+                    row("a", 3.0, "x3"),
+                ],
+            )
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT id, server_id, snapshot_id, ts FROM snapshots ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert first[0] is not None and first[1] is not None and first[0] < first[1]
+    assert second[0] is None and second[3] is None
+    new = [second[1], second[2], second[4], second[5]]
+    assert all(i is not None for i in new) and new == sorted(new) and new[0] > first[1]
+    assert [tuple(r)[1:] for r in stored] == [
+        ("a", "x1", 1.0),
+        ("b", "x1", 1.0),
+        ("a", None, 2.0),
+        ("b", "y2", 2.0),
+        ("a", None, 2.0),
+        ("a", "x3", 3.0),
+    ]
+    assert [r[0] for r in stored] == [*first, *new]
+
+
+def test_insert_snapshots_skips_duplicates_and_returns_new_ids_sqlite(tmp_path: Path) -> None:
+    _insert_and_check(f"sqlite:///{tmp_path / 'i.db'}")
+
+
+@pytest.mark.postgres
+def test_insert_snapshots_skips_duplicates_and_returns_new_ids_postgresql(
+    postgres_url: str,
+) -> None:
+    with postgres_schema(postgres_url) as url:
+        _insert_and_check(url)
+
+
 # --- rollups ------------------------------------------------------------------------------------
 
 
