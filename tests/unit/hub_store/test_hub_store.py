@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Connection, create_engine, inspect, select, text
+from sqlalchemy import Connection, create_engine, insert, inspect, select, text
 
 from factories import make_snapshot
 from fleetwatch.errors import ConfigError
@@ -367,6 +367,58 @@ def test_upgrade_creates_the_schema_once_and_adopts_old_databases(tmp_path: Path
     metadata.create_all(old, tables=[metadata.tables[name] for name in first])
     assert upgrade(make_engine(str(old.url)))[1] == head_revision()
     old.dispose()
+
+
+def test_upgrade_moves_an_open_hour_whose_minutes_retention_cut_into_its_minutes(
+    tmp_path: Path,
+) -> None:
+    """Data of older versions: an exact stored row for each open hour, minutes deleted by age.
+    Revision 0007 leaves complete minutes alone and replaces partial ones with the stored
+    aggregate, so readers (and the close of the hour) see the whole hour."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    upgrade(engine)
+    hour = 1_700_000_000.0 // 3600 * 3600
+
+    def minute(server: str, at: float, cpu: float) -> dict[str, Any]:
+        return {"server_id": server, "bucket": at, "cpu_percent_sum": cpu, "cpu_percent_n": 1}
+
+    with engine.begin() as conn:
+        for server in ("cut", "whole"):
+            conn.execute(
+                text(
+                    "INSERT INTO servers (id, hostname, key_hash, key_prefix, created_at,"
+                    " last_snapshot_at) VALUES (:s, 'h', :s, 'fwk_', 0, :last)"
+                ),
+                {"s": server, "last": hour + 150},
+            )
+            exact = {"cpu_percent_min": 1.0, "cpu_percent_max": 5.0, "cpu_percent_sum": 9.0}
+            conn.execute(
+                insert(tables.rollup_1h).values(
+                    server_id=server, bucket=hour, cpu_percent_n=3, **exact
+                )
+            )
+        cut = [minute("cut", hour + 120, 5.0)]  # the minutes at +0 and +60 were deleted
+        whole = [minute("whole", hour + 60 * i, v) for i, v in enumerate((1.0, 3.0, 5.0))]
+        for row in cut + whole:
+            conn.execute(insert(tables.rollup_1m).values(row))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0006_codec_refs'"))
+    assert upgrade(engine) == ("0006_codec_refs", head_revision())
+    t = hours.hour_tier("sqlite")
+    query = select(t.c.cpu_percent_n, t.c.cpu_percent_sum, rollups.low(t, "cpu_percent"))
+    with engine.connect() as conn:
+        for server in ("cut", "whole"):
+            params = {"server_id": server, "start": 0.0, "until": 1e12}
+            assert tuple(conn.execute(query, params).one()) == (3, 9.0, 1.0), server
+        minutes = conn.execute(
+            text("SELECT server_id, bucket, cpu_percent_n FROM rollup_1m ORDER BY 1, 2")
+        ).all()
+    assert [tuple(r) for r in minutes] == [
+        ("cut", hour, 3),
+        ("whole", hour, 1),
+        ("whole", hour + 60, 1),
+        ("whole", hour + 120, 1),
+    ]
+    engine.dispose()
 
 
 def _concurrent_upgrades(url: str, n: int) -> list[Any]:

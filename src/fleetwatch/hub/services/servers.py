@@ -229,7 +229,12 @@ def apply_server_update(
 def delete_server(conn: Connection, server_id: str, actor: str) -> dict[str, int]:
     """Remove a server and every row that refers to it (all tables with `server_id`)."""
     s = tables.servers.c
-    row = conn.execute(select(s.hostname).where(s.id == server_id)).first()
+    query = select(s.hostname).where(s.id == server_id)
+    if conn.dialect.name == "postgresql":
+        # the server's row first, as ingest locks it (timeseries.servers_for_snapshots)
+        # before its rollups: the other order deadlocks with a concurrent write
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     if row is None:
         raise ServerNotFound(server_id)
     counts: dict[str, int] = {}

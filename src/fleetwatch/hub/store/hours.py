@@ -19,8 +19,10 @@ the same hour for open.
 
 Retention keeps a server's 1-minute rows from its open hour on (`services/retention.py`),
 whatever their age: the open hour is always folded from complete minutes. A database written
-before this scheme holds exact rows for open hours too; if their minutes are gone, readers
-use the stored row.
+before this scheme holds exact rows for open hours too, but retention may have deleted some of
+their minutes: migration 0007 replaces such minutes with the stored aggregate. (Should minutes
+still be missing, readers use the stored row.) On PostgreSQL, deleting a server locks its row
+first, as ingest does, so the two cannot deadlock.
 """
 
 from __future__ import annotations

@@ -52,10 +52,13 @@ class _Context:
         if bound > self.size:
             self.size = max(bound, 16384)
             self.buffer = _ffi.new("char[]", self.size)
-        # the prefix applies to the next frame only; a failed call leaves the context clean
-        # for the next one (ZSTD_e_end resets the session)
-        _check(_lib.ZSTD_CCtx_refPrefix(self.cctx, prefix, len(prefix)))
+        # zstd keeps only a pointer to the prefix, for the next frame: `held` keeps the buffer
+        # alive (and in place) until that frame is made; a failed call leaves the context
+        # clean for the next one (ZSTD_e_end resets the session)
+        held = _ffi.from_buffer(prefix)
+        _check(_lib.ZSTD_CCtx_refPrefix(self.cctx, held, len(prefix)))
         written = _check(_lib.ZSTD_compress2(self.cctx, self.buffer, self.size, text, len(text)))
+        del held
         return bytes(_ffi.buffer(self.buffer, written))
 
 
@@ -75,9 +78,9 @@ def compress(prefix: bytes, text: bytes, level: int) -> bytes | None:
     if _lib is None:
         return None
     context: _Context | None = getattr(_local, "context", None)
-    if context is None or context.level != level:
-        context = _local.context = _Context(level)
     try:
+        if context is None or context.level != level:
+            context = _local.context = _Context(level)
         return context.compress(prefix, text)
     except RuntimeError:  # never expected; the context is made again next time
         _local.context = None
