@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, bindparam, cast, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from fleetwatch.hub.services.settings import DashboardSettings
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from fleetwatch.hub.services.history_cache import HistoryCache
 from fleetwatch.hub.store import hours, tables
 from fleetwatch.hub.store.rollups import high, low
+from fleetwatch.hub.store.timeseries import bucket_expr
 
 MAX_POINTS = 720
 MAX_HOURS = 2160
@@ -52,13 +53,6 @@ def choose_tier(
     res = TIER_SECONDS[tier]
     step = max(res, math.ceil(wanted / res - 1e-9) * res)
     return TierChoice(tier, int(step))
-
-
-def bucket_expr(column: Any, step: int, dialect: str) -> ColumnElement[Any]:
-    """Start of the `step`-second bucket holding `column` (epoch seconds, positive)."""
-    if dialect == "postgresql":
-        return func.floor(column / step) * step
-    return cast(column / step, Integer) * step
 
 
 #: per metric: (mins, avgs, maxs), aligned with the bucket starts

@@ -47,14 +47,20 @@ from sqlalchemy import (
     union_all,
 )
 
-from fleetwatch.hub.store.tables import HOT_METRICS, rollup_1h, rollup_1m, servers
-from fleetwatch.hub.store.timeseries import SnapshotRow
+from fleetwatch.hub.store.tables import (
+    HOT_METRICS,
+    ROLLUP_COLUMNS,
+    rollup_1h,
+    rollup_1m,
+    servers,
+)
+from fleetwatch.hub.store.timeseries import SnapshotRow, bucket_expr, bucket_start
 
 HOUR = 3600
 
 
 def hour_start(ts: float) -> float:
-    return float(int(ts // HOUR) * HOUR)
+    return bucket_start(ts, HOUR)
 
 
 def split(
@@ -100,13 +106,6 @@ def _fold_minutes(metric: str) -> list[ColumnElement[Any]]:
     ]
 
 
-def _columns() -> list[str]:
-    names = ["server_id", "bucket"]
-    for m in HOT_METRICS:
-        names += [f"{m}_min", f"{m}_max", f"{m}_sum", f"{m}_n"]
-    return names
-
-
 @functools.cache
 def close_sql(placeholder: str) -> str:
     """Write an hour of a server from its 1-minute rows (parameters: hour, server_id, hour,
@@ -122,7 +121,7 @@ def close_sql(placeholder: str) -> str:
             f"sum({m}_sum)",
             n,
         ]
-    columns = _columns()
+    columns = list(ROLLUP_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
     return (
         f"INSERT INTO rollup_1h ({', '.join(columns)}) "
@@ -136,12 +135,6 @@ def close_params(closing: Sequence[tuple[str, float]]) -> list[tuple[Any, ...]]:
     return [(hour, server_id, hour, hour + HOUR) for server_id, hour in closing]
 
 
-def _hour_of(column: Any, dialect: str) -> ColumnElement[Any]:
-    if dialect == "postgresql":
-        return func.floor(column / HOUR) * HOUR
-    return cast(column / HOUR, Integer) * HOUR  # epoch seconds are positive: truncation
-
-
 @functools.cache
 def hour_tier(dialect: str) -> Subquery:
     """`rollup_1h` as readers must see it, for the server and range bound as `server_id`,
@@ -151,13 +144,13 @@ def hour_tier(dialect: str) -> Subquery:
     server_id: Any = bindparam("server_id", type_=String)
     start: Any = bindparam("start", type_=Float)
     until: Any = bindparam("until", type_=Float)
-    newest = select(_hour_of(servers.c.last_snapshot_at, dialect))
+    newest = select(bucket_expr(servers.c.last_snapshot_at, HOUR, dialect))
     # typed as the buckets are (PostgreSQL would type the binds compared with it as integers)
     opened = cast(
         func.coalesce(newest.where(servers.c.id == server_id).scalar_subquery(), -1.0), Float
     )
     in_range = and_(h.c.server_id == server_id, h.c.bucket >= start, h.c.bucket < until)
-    stored_columns = [h.c[name] for name in _columns()]
+    stored_columns = [h.c[name] for name in ROLLUP_COLUMNS]
     closed = select(*stored_columns).where(in_range, h.c.bucket != opened)
     minutes = and_(m.c.server_id == server_id, m.c.bucket >= opened, m.c.bucket < opened + HOUR)
     folded: list[Any] = [m.c.server_id, opened.label("bucket")]

@@ -25,15 +25,11 @@ from typing import Any
 from sqlalchemy import Connection, FromClause, Table, func
 
 from fleetwatch.hub.store import hours
-from fleetwatch.hub.store.tables import HOT_METRICS, rollup_1h, rollup_1m
-from fleetwatch.hub.store.timeseries import SnapshotRow, driver_cursor
+from fleetwatch.hub.store.tables import HOT_METRICS, ROLLUP_COLUMNS, rollup_1h, rollup_1m
+from fleetwatch.hub.store.timeseries import SnapshotRow, bucket_start, driver_cursor
 
 #: tier name -> (table, bucket width in seconds)
 TIERS: dict[str, tuple[Table, int]] = {"1m": (rollup_1m, 60), "1h": (rollup_1h, 3600)}
-
-
-def bucket_start(ts: float, width_seconds: int) -> float:
-    return float(math.floor(ts / width_seconds) * width_seconds)
 
 
 def low(table: FromClause, metric: str) -> Any:
@@ -72,12 +68,9 @@ def _merge_sets(table: str) -> str:
 def _columns(single: bool = False) -> list[str]:
     """The fold's parameter columns; `single`: a one-value bucket's, without `_min`/`_max`
     (NULL by default)."""
-    names = ["server_id", "bucket"]
-    for m in HOT_METRICS:
-        names += (
-            [f"{m}_sum", f"{m}_n"] if single else [f"{m}_min", f"{m}_max", f"{m}_sum", f"{m}_n"]
-        )
-    return names
+    if not single:
+        return list(ROLLUP_COLUMNS)
+    return [c for c in ROLLUP_COLUMNS if not c.endswith(("_min", "_max"))]
 
 
 @functools.cache

@@ -105,6 +105,8 @@ def _rollup(name: str) -> Table:
 
 rollup_1m = _rollup("rollup_1m")
 rollup_1h = _rollup("rollup_1h")
+#: both rollup tables' columns, in order
+ROLLUP_COLUMNS: tuple[str, ...] = tuple(c.name for c in rollup_1m.columns)
 
 #: per-server compression references (store/references.py); `key` = hash of the text
 codec_refs = Table(

@@ -10,11 +10,12 @@ and PostgreSQL apart from the placeholder.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, Integer, cast, func
 
 from fleetwatch.hub.store.tables import HOT_METRICS
 
@@ -46,6 +47,18 @@ class LiveRow:
     ts: float
     hot: tuple[float | None, ...]  # in LIVE_HOT order
     detail: bytes
+
+
+def bucket_start(ts: float, width_seconds: int) -> float:
+    """Start of the `width_seconds` bucket holding `ts` (epoch seconds)."""
+    return float(math.floor(ts / width_seconds) * width_seconds)
+
+
+def bucket_expr(column: Any, step: int, dialect: str) -> ColumnElement[Any]:
+    """SQL: start of the `step`-second bucket holding `column` (epoch seconds, positive)."""
+    if dialect == "postgresql":
+        return func.floor(column / step) * step
+    return cast(column / step, Integer) * step
 
 
 def _placeholder(conn: Connection) -> str:
