@@ -175,9 +175,9 @@ def _insert_and_check(url: str) -> None:
             )
         )
 
-    def row(server: str, ts: float, snapshot_id: str | None) -> Any:
+    def row(server: str, ts: float, snapshot_id: str | None, stamped: bool = False) -> Any:
         hot = tuple(float(ts) if i == 0 else None for i in range(len(HOT_METRICS)))
-        return timeseries.SnapshotRow(server, ts, snapshot_id, hot, b"d")
+        return timeseries.SnapshotRow(server, ts, snapshot_id, hot, b"d", stamped)
 
     try:
         with engine.begin() as conn:
@@ -194,6 +194,18 @@ def _insert_and_check(url: str) -> None:
                     row("a", 3.0, "x3"),
                 ],
             )
+        with engine.begin() as conn:  # sent without collected_at: a replay arrives later
+            third = timeseries.insert_snapshots(
+                conn,
+                [
+                    row("a", 4.0, "s4", stamped=True),
+                    row("a", 4.5, "s4", stamped=True),  # its replay, in the same batch
+                    row("a", 5.0, "x3", stamped=True),  # stored above with its time
+                    row("b", 5.0, "x3", stamped=True),  # another server's
+                ],
+            )
+        with engine.begin() as conn:
+            fourth = timeseries.insert_snapshots(conn, [row("a", 6.0, "s4", stamped=True)])
         with engine.connect() as conn:
             stored = conn.execute(
                 text("SELECT id, server_id, snapshot_id, ts FROM snapshots ORDER BY id")
@@ -211,8 +223,11 @@ def _insert_and_check(url: str) -> None:
         ("b", "y2", 2.0),
         ("a", None, 2.0),
         ("a", "x3", 3.0),
+        ("a", "s4", 4.0),
+        ("b", "x3", 5.0),
     ]
-    assert [r[0] for r in stored] == [*first, *new]
+    assert third[1] is None and third[2] is None and fourth == [None]
+    assert [r[0] for r in stored] == [*first, *new, third[0], third[3]]
 
 
 def test_insert_snapshots_skips_duplicates_and_returns_new_ids_sqlite(tmp_path: Path) -> None:

@@ -131,6 +131,7 @@ def prepare_snapshots(
                 snapshot_id=snap.snapshot_id,
                 hot=tuple(hot[name] for name in HOT_METRICS),
                 detail=detail,
+                stamped=snap.collected_at is None,
             )
         )
     version = next((s.agent.version for s in reversed(snapshots) if s.agent), None) or None

@@ -39,6 +39,7 @@ class SnapshotRow:
     snapshot_id: str | None
     hot: tuple[float | None, ...]  # in HOT_METRICS order
     detail: bytes  # codec.pack of the whole snapshot
+    stamped: bool = False  # sent without collected_at: `ts` is the time it arrived
 
 
 @dataclass(frozen=True)
@@ -110,28 +111,57 @@ def servers_for_snapshots(
 
 
 def insert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> list[int | None]:
-    """Insert rows; a row whose (server_id, snapshot_id) is already stored is skipped.
+    """Insert rows; a replay of a stored row (or of one earlier in `rows`) is skipped.
 
-    Returns, per row, its new `snapshots.id`, or None for a duplicate. Rows without a
-    snapshot_id are always stored. Race-free with several writers: the unique index decides,
-    not a pre-check.
+    Returns, per row, its new `snapshots.id`, or None for a duplicate. A duplicate has the
+    same server, snapshot_id and `ts` (a replay repeats its collected_at): the unique index
+    decides, race-free with several writers. A row sent without collected_at (`stamped`: its
+    `ts` is when it arrived, so a replay's differs) is a duplicate when its snapshot_id is
+    stored at all, which is looked up first; on PostgreSQL the server's row is locked by then
+    (`servers_for_snapshots`), so that too is race-free. Rows without a snapshot_id are
+    always stored.
     """
-    by_key: dict[tuple[str, str], int] = {}
+    skip = _stamped_replays(conn, rows)
+    fresh = [r for i, r in enumerate(rows) if i not in skip] if skip else rows
+    by_key: dict[tuple[str, str, float], int] = {}
     anonymous: dict[tuple[str, float], list[int]] = {}  # rows without a snapshot_id
-    for row_id, server_id, snapshot_id, ts in _insert(conn, rows):
+    for row_id, server_id, snapshot_id, ts in _insert(conn, fresh) if fresh else []:
         if snapshot_id is None:
             anonymous.setdefault((server_id, float(ts)), []).append(int(row_id))
         else:
-            by_key[(server_id, snapshot_id)] = int(row_id)
+            by_key[(server_id, snapshot_id, float(ts))] = int(row_id)
     for ids in anonymous.values():
         ids.sort()  # RETURNING order is unspecified; ids grow in insertion order
     stored: list[int | None] = []
-    for r in rows:
-        if r.snapshot_id is None:
+    for i, r in enumerate(rows):
+        if i in skip:
+            stored.append(None)
+        elif r.snapshot_id is None:
             stored.append(anonymous[(r.server_id, r.ts)].pop(0))
         else:  # a second copy in the same batch is a duplicate
-            stored.append(by_key.pop((r.server_id, r.snapshot_id), None))
+            stored.append(by_key.pop((r.server_id, r.snapshot_id, r.ts), None))
     return stored
+
+
+def _stamped_replays(conn: Connection, rows: Sequence[SnapshotRow]) -> set[int]:
+    """Indexes in `rows` of stamped rows whose snapshot_id is stored, or earlier in `rows`."""
+    stamped = [(i, r) for i, r in enumerate(rows) if r.stamped and r.snapshot_id is not None]
+    if not stamped:
+        return set()
+    cursor = driver_cursor(conn)
+    ph = _placeholder(conn)
+    sql = f"SELECT 1 FROM snapshots WHERE server_id = {ph} AND snapshot_id = {ph} LIMIT 1"
+    earlier = {(r.server_id, r.snapshot_id) for r in rows if not r.stamped}
+    skip = set()
+    for i, r in stamped:
+        key = (r.server_id, r.snapshot_id)
+        if key not in earlier:
+            cursor.execute(sql, key)
+            if cursor.fetchone() is None:
+                earlier.add(key)
+                continue
+        skip.add(i)
+    return skip
 
 
 def _insert(conn: Connection, rows: Sequence[SnapshotRow]) -> list[tuple[Any, ...]]:
