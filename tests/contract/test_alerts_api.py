@@ -68,6 +68,7 @@ def test_alert_lifecycle_on_postgresql(tmp_path: Path, postgres_url: str) -> Non
         test_alert_lifecycle_from_ingest,
         test_maintenance_silences_and_per_server_thresholds_apply,
         test_dry_run_counts_firings_over_history,
+        test_dry_run_reads_history_older_than_raw_retention_from_rollups,
         test_disk_forecast_from_history,
     ):
         with postgres_schema(postgres_url) as url, authed_hub(tmp_path, url) as pg_client:
@@ -290,6 +291,25 @@ def test_dry_run_counts_firings_over_history(client: SyncClient) -> None:
     per_mount = {"metric": "disk_percent", "target": "/home", "warning": 60}
     result = client.post("/api/dashboard/alert-rules/dry-run", json={"rule": per_mount}).json()
     assert result["fired"] == 1 and result["events"][0]["target"] == "/home"
+
+
+def test_dry_run_reads_history_older_than_raw_retention_from_rollups(
+    client: SyncClient,
+) -> None:
+    """Snapshots past `raw_retention_hours` survive as 1-minute rollups, one value per minute
+    for an agent sending every minute or less often: the dry run replays those too."""
+    _server_id, headers = register(client)
+    start = time.time() - 4 * 3600  # older than the 1-hour raw retention set below
+    pattern = [10, 95, 10, 96, 10, 10]  # two excursions above 90, 10 minutes apart
+    body = {"snapshots": [snap(i, start + i * 600, cpu_percent=v) for i, v in enumerate(pattern)]}
+    assert client.post("/api/metrics", json=body, headers=headers).status_code == 200
+    r = client.patch("/api/dashboard/settings", json={"raw_retention_hours": 1})
+    assert r.status_code == 200, r.text
+    r = client.delete("/api/dashboard/settings")
+    assert r.status_code == 200, r.text
+    rule = {"metric": "cpu_percent", "warning": 90, "cooldown_seconds": 0}
+    result = client.post("/api/dashboard/alert-rules/dry-run", json={"rule": rule}).json()
+    assert result["samples"] == 6 and result["fired"] == 2, result
 
 
 def test_disk_forecast_from_history(client: SyncClient) -> None:

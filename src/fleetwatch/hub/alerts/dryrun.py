@@ -22,6 +22,7 @@ from fleetwatch.hub.alerts.forecast import evenly
 from fleetwatch.hub.alerts.maintenance import MaintenanceWindow, silenced
 from fleetwatch.hub.alerts.metrics import METRICS
 from fleetwatch.hub.alerts.rules import ConditionState, Rule, evaluate
+from fleetwatch.hub.store import rollups
 from fleetwatch.hub.store.codec import unpack
 from fleetwatch.hub.store.tables import rollup_1m, servers, snapshots
 from fleetwatch.protocol.models import Snapshot
@@ -60,9 +61,9 @@ def _hot_series(conn: Connection, rule: Rule, server_id: str, since: float) -> S
         .order_by(snapshots.c.ts)
     ))  # fmt: skip
     oldest_raw = raw[0][0] if raw else float("inf")
-    edge = "max" if rule.comparison == ">" else "min"
+    edge = rollups.high if rule.comparison == ">" else rollups.low  # n=1: min/max not stored
     rolled = conn.execute(
-        select(rollup_1m.c.bucket, rollup_1m.c[f"{column}_{edge}"])
+        select(rollup_1m.c.bucket, edge(rollup_1m, column))
         .where(rollup_1m.c.server_id == server_id, rollup_1m.c.bucket >= since,
                rollup_1m.c.bucket < oldest_raw - 60)
         .order_by(rollup_1m.c.bucket)
