@@ -144,21 +144,22 @@ def insert_snapshots(conn: Connection, rows: Sequence[SnapshotRow]) -> list[int 
 
 
 def _stamped_replays(conn: Connection, rows: Sequence[SnapshotRow]) -> set[int]:
-    """Indexes in `rows` of stamped rows whose snapshot_id is stored, or earlier in `rows`."""
+    """Indexes in `rows` of stamped rows whose snapshot_id is stored already, or is also on
+    an unstamped row of `rows` or an earlier stamped one (those are kept instead)."""
     stamped = [(i, r) for i, r in enumerate(rows) if r.stamped and r.snapshot_id is not None]
     if not stamped:
         return set()
     cursor = driver_cursor(conn)
     ph = _placeholder(conn)
     sql = f"SELECT 1 FROM snapshots WHERE server_id = {ph} AND snapshot_id = {ph} LIMIT 1"
-    earlier = {(r.server_id, r.snapshot_id) for r in rows if not r.stamped}
+    kept = {(r.server_id, r.snapshot_id) for r in rows if not r.stamped}
     skip = set()
     for i, r in stamped:
         key = (r.server_id, r.snapshot_id)
-        if key not in earlier:
+        if key not in kept:
             cursor.execute(sql, key)
             if cursor.fetchone() is None:
-                earlier.add(key)
+                kept.add(key)
                 continue
         skip.add(i)
     return skip
