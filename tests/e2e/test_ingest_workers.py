@@ -16,6 +16,8 @@ import psutil
 import pytest
 
 from factories import make_snapshot
+from fleetwatch.hub.dispatch.pool import ADVERTISE_SECONDS
+from fleetwatch.hub.dispatch.relay import RECENT_SECONDS
 from hubtest import RunningHub, admin_token, bearer, running_hub, start_hub, wait_for_alerts
 
 pytestmark = pytest.mark.e2e
@@ -96,22 +98,37 @@ def test_agents_are_served_by_workers_and_the_dashboard_by_the_hub(tmp_path: Pat
         assert detail["server"]["hostname"] == "w1"
 
 
-def test_alerts_fire_for_snapshots_a_worker_stored(tmp_path: Path) -> None:
+def test_alerts_fire_and_resolve_for_snapshots_the_workers_stored(tmp_path: Path) -> None:
+    """The workers relay only what the engine can act on (`dispatch/relay.py`): healthy
+    snapshots go without readings, a breach with them, and once its server has an alert every
+    snapshot of it does, whichever worker takes it, so the recovery resolves the alert."""
     env = {"FLEETWATCH_RATE_LIMIT_PER_MINUTE": "0"}
     with running_hub(tmp_path, None, "--ingest-workers", "2", **env) as hub:
         workers_of(hub, 2)
-        hosts = []
-        for i in range(6):  # a connection each: handed to the workers in turn
+        agents = []
+        for i in range(6):
             reg = httpx.post(f"{hub.base_url}/api/register", json={"hostname": f"hot-{i}"}).json()
-            with httpx.Client(base_url=hub.base_url, timeout=10) as agent:
-                r = agent.post(
-                    "/api/metrics",
-                    json=snapshot(i, cpu=99.0),
-                    headers=bearer(reg["server_id"], reg["api_key"]),
-                )
-                assert r.status_code == 200, r.text
-            hosts.append(reg["server_id"])
-        wait_for_alerts(hub, "cpu_percent", set(hosts))
+            agents.append((reg["server_id"], bearer(reg["server_id"], reg["api_key"])))
+        time.sleep(2 * ADVERTISE_SECONDS)  # the workers know the filter now
+
+        def send_all(cpu: float) -> None:
+            for i, (_server_id, auth) in enumerate(agents):  # a connection each: both workers
+                with httpx.Client(base_url=hub.base_url, timeout=10) as agent:
+                    body = {**snapshot(i, cpu=cpu), "services": [], "watched_processes": {}}
+                    r = agent.post("/api/metrics", json=body, headers=auth)
+                    assert r.status_code == 200, r.text
+
+        hosts = {server_id for server_id, _ in agents}
+        send_all(12.0)
+        time.sleep(1.0)
+        wait_for_alerts(hub, "cpu_percent", set(), timeout=0.5)  # nothing fired
+        send_all(99.0)
+        wait_for_alerts(hub, "cpu_percent", hosts)
+        # past the time a worker relays a server in full on its own after a breach: from now
+        # on only the hub's word (these servers have alerts) gets their recovery relayed
+        time.sleep(RECENT_SECONDS + 2 * ADVERTISE_SECONDS)
+        send_all(12.0)
+        wait_for_alerts(hub, "cpu_percent", set())  # every recovery reached the engine
         assert hub.log().count("leader: True") == 1  # the hub process, never a worker
 
 

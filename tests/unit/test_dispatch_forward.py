@@ -154,12 +154,18 @@ def test_the_hub_publishes_the_readings_of_committed_snapshots_only(tmp_path: Pa
             with p.hub_db.engine.connect() as conn:
                 rows = conn.exec_driver_sql("SELECT snapshot_id, id FROM snapshots")
                 ids = {row[0]: row[1] for row in rows}
-            assert [e.row_id for e in events] == [ids["r1"], ids["r2"], ids["r3"]]
+            relayed = [row[0] for e in events for row in e.rows]
+            assert relayed == [ids["r1"], ids["r2"], ids["r3"]]
             return events
 
     events = asyncio.run(scenario())
+    assert len(events) == 2  # one per write that committed something
     assert {e.server_id for e in events} == {"srv"}
-    assert all("cpu_percent" in e.committed.readings for e in events)
+    assert all(
+        readings is not None and "cpu_percent" in readings
+        for e in events
+        for _id, _ts, readings in e.rows
+    )
 
 
 def test_when_the_hub_is_gone_waiting_writes_fail_and_later_ones_are_written_here(

@@ -30,6 +30,7 @@ from fleetwatch.hub.alerts.evaluation import Evaluator, server_info
 from fleetwatch.hub.alerts.feed import Committed, Relayed, SnapshotFeed
 from fleetwatch.hub.alerts.maintenance import from_fields, silenced
 from fleetwatch.hub.alerts.metrics import METRICS
+from fleetwatch.hub.alerts.relayfilter import RelayFilter, relay_filter
 from fleetwatch.hub.alerts.rules import ConditionState
 from fleetwatch.hub.alerts.state import AlertEvent, Change, apply_changes, load_open
 from fleetwatch.hub.events import EventBus, SnapshotCommitted, Subscription
@@ -74,6 +75,7 @@ class AlertEngine(Evaluator):
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._events: Subscription | None = None
+        self._all_servers_read = False  # since it leads (the relay filter needs them)
         #: called before each timer check (refreshes the dashboard defaults)
         self.before_check: Callable[[], Awaitable[None]] | None = None
 
@@ -106,6 +108,10 @@ class AlertEngine(Evaluator):
                 if m["state"] == "acknowledged":
                     self.acknowledged.add(int(m["id"]))
         await self.db.read(self.feed.start)
+        now = self.clock()
+        for row in await self.db.read(timers.load_servers):
+            self.remember_server(row.id, server_info(row, now))
+        self._all_servers_read = True
         self._events = self.bus.subscribe("alerts", (SnapshotCommitted, Relayed), QUEUE_MAX)
         self._tasks = [
             asyncio.create_task(self._follow(), name="alerts-follow"),
@@ -115,6 +121,7 @@ class AlertEngine(Evaluator):
     async def stop(self) -> None:
         """Stop the loops (idempotent); the engine can `lead()` again later."""
         tasks, self._tasks = self._tasks, []
+        self._all_servers_read = False
         if self._events is not None:
             self.bus.unsubscribe(self._events)
             self._events = None
@@ -150,17 +157,26 @@ class AlertEngine(Evaluator):
 
     # --- snapshot evaluation ------------------------------------------------------------
 
-    def _local(self, events: list[SnapshotCommitted | Relayed]) -> list[Committed]:
+    def _local(
+        self, events: list[SnapshotCommitted | Relayed], seen: dict[str, float]
+    ) -> list[Committed]:
         """This process's committed snapshots, read straight from their models, and those its
-        ingest workers relayed (read there)."""
+        ingest workers relayed (read there). `seen` gets the newest time of each server's
+        relayed snapshots that came without readings (nothing in them to evaluate)."""
         readers = [(m, read) for m in self.wanted() if (read := METRICS[m].read) is not None]
         out = []
+        claim = self.feed.claim
         for ev in events:
-            if not self.feed.claim(ev.row_id):
-                continue
             if isinstance(ev, Relayed):
-                out.append(ev.committed)
-            else:
+                server_id = ev.server_id
+                for row_id, ts, readings in ev.rows:
+                    if not claim(row_id):
+                        continue
+                    if readings is not None:
+                        out.append(Committed(server_id, ts, readings))
+                    elif ts > seen.get(server_id, 0.0):
+                        seen[server_id] = ts
+            elif claim(ev.row_id):
                 readings = {m: read(ev.snapshot) for m, read in readers}
                 out.append(Committed(ev.server_id, ev.ts, readings))
         return out
@@ -170,19 +186,26 @@ class AlertEngine(Evaluator):
         while True:
             batch: list[Committed] = []
             full = False
+            seen: dict[str, float] = {}
             try:
                 sub = self._events
                 events = sub.drain(self.feed.batch_rows) if sub is not None else []
                 full = len(events) >= self.feed.batch_rows
-                batch = self._local(events)
+                batch = self._local(events, seen)
                 if time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + self.poll_seconds
                     batch += await self._foreign()
                 if batch:
                     await self.process(batch)
+                self.note_seen(seen)
             except Exception:  # the loop must survive anything one batch does
                 log.exception("alert evaluation failed for %d snapshots", len(batch))
             await asyncio.sleep(0 if full else self.tick_seconds)
+
+    def relay_filter(self) -> RelayFilter:
+        """What the ingest workers are to relay (`alerts/relayfilter.py`): bounded only while
+        this engine leads and has read every server."""
+        return relay_filter(self, self.leading and self._all_servers_read)
 
     async def _foreign(self) -> list[Committed]:
         """Snapshots other hub processes committed (read back from the store)."""

@@ -215,6 +215,14 @@ class Evaluator:
             del states[key]  # back to normal: forget it (the fast path above applies again)
         return changes
 
+    def note_seen(self, seen: dict[str, float]) -> None:
+        """Snapshots with nothing to evaluate (`Relayed` without readings), newest per server:
+        they still order later ones (a snapshot older than one seen is not evaluated)."""
+        last = self.last_ts
+        for server_id, ts in seen.items():
+            if ts > last.get(server_id, 0.0):
+                last[server_id] = ts
+
     def _vanished(
         self, server_id: str, info: ServerInfo, by_metric: dict[str, list[Rule]],
         states: dict[str, ConditionState], seen: set[str], ts: float, quiet: bool | None,

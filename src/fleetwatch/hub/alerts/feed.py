@@ -49,17 +49,15 @@ class Committed:
     readings: dict[str, Reading]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Relayed:
-    """A snapshot another hub process (an ingest worker) committed as `row_id`, with its
-    readings read there (`dispatch/relay.py`): taken like a local one, no decoding."""
+    """Snapshots of `server_id` that another hub process (an ingest worker) committed in one
+    write: `(row_id, ts, readings)` each, the readings read there (`dispatch/relay.py`), so
+    they are taken like local ones, no decoding. Readings are None where the worker's relay
+    filter found nothing an alert rule could act on: the row is only counted as seen."""
 
-    row_id: int
-    committed: Committed
-
-    @property
-    def server_id(self) -> str:
-        return self.committed.server_id
+    server_id: str
+    rows: tuple[tuple[int, float, dict[str, Reading] | None], ...]
 
 
 @dataclass(frozen=True)

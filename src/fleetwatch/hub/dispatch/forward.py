@@ -55,7 +55,7 @@ SWEEP_SECONDS = 5.0
 #: send errors that mean the hub's end is closed
 HUB_GONE = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF})
 
-Request = tuple[int, str, Any, list[Readings] | None]
+Request = tuple[int, str, Any, list[Readings | None] | None]
 Answer = tuple[int, bool, Any]
 
 
@@ -84,7 +84,7 @@ class Forwarder:
     ) -> Any:
         if self.closed:
             return await self._db.write_batched(STORE_FUNCTIONS[kind], item)
-        readings = self._wanted.read(snapshots) if snapshots else None
+        readings = self._wanted.read(item.server_id, snapshots) if snapshots else None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         request_id = next(self._ids)
@@ -242,7 +242,9 @@ class StoreServer:
             future.add_done_callback(functools.partial(settled, request))
         self.served += len(requests)
 
-    def _relay(self, write: SnapshotWrite, result: StoreResult, readings: list[Readings]) -> None:
+    def _relay(
+        self, write: SnapshotWrite, result: StoreResult, readings: list[Readings | None]
+    ) -> None:
         rows = zip(result.row_ids, (row.ts for row in write.rows), readings, strict=True)
         publish(self._bus, write.server_id, list(rows))
 

@@ -26,19 +26,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
-
+from fleetwatch.hub.alerts.relayfilter import RelayFilter
 from fleetwatch.hub.dispatch.forward import STORE, StoreServer
-from fleetwatch.hub.dispatch.relay import WANTED
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
 READY = b"ready"
 #: the hub's message telling a worker to finish what it holds and exit
 STOP = b"X"
-#: how often the hub checks whether the alert rules' metrics changed (a new rule's metric is
-#: relayed by the workers at most this long after it was saved)
-ADVERTISE_SECONDS = 1.0
+#: how often the hub checks whether what its workers are to relay changed (`relay.py`): a new
+#: rule's metric, a server that has a condition state now
+ADVERTISE_SECONDS = 0.25
 #: the largest message on a channel (a connection's first bytes, or a write)
 MAX_MESSAGE = 256 * 1024
 #: how often the supervisor looks for workers that exited, and the wait before a restart
@@ -56,7 +54,7 @@ class Worker:
     ready: bool = False
     gone: bool = False
     handed: int = field(default=0)
-    wanted: frozenset[str] | None = None  # what it was last told (`relay.Wanted`)
+    told: RelayFilter | None = None  # what it was last told (`relay.Wanted`)
 
 
 class IngestPool:
@@ -101,10 +99,10 @@ class IngestPool:
         log.info("ingest worker %d started (pid %d)", index, proc.pid)
         return Worker(index, proc, mine)
 
-    def attach(self, wanted: Callable[[], frozenset[str]], store: StoreServer) -> None:
+    def attach(self, wanted: Callable[[], RelayFilter], store: StoreServer) -> None:
         """Start reading the workers' messages on the running event loop (the hub's lifespan):
         `READY`, then their writes (`forward.py`), committed by `store`; and tell them, whenever
-        it changes, which metrics the alert rules watch (`wanted()`, `relay.py`)."""
+        it changes, what the alert engine wants relayed (`wanted()`, `relay.py`)."""
         self._loop = asyncio.get_running_loop()
         self._store = store
         for worker in self._workers:
@@ -130,18 +128,19 @@ class IngestPool:
             await asyncio.sleep(0.05)
         return True
 
-    async def _advertise(self, wanted: Callable[[], frozenset[str]]) -> None:
+    async def _advertise(self, wanted: Callable[[], RelayFilter]) -> None:
         while True:
             try:
-                names = wanted()
-                message = WANTED + orjson.dumps(sorted(names))
+                current = wanted()
+                message: bytes | None = None
                 for worker in self._workers:
-                    if worker.ready and not worker.gone and worker.wanted != names:
+                    if worker.ready and not worker.gone and worker.told != current:
+                        message = message or current.message()
                         with contextlib.suppress(OSError):  # full: told on the next round
                             worker.channel.send(message)
-                            worker.wanted = names
+                            worker.told = current
             except Exception:  # the loop must outlive any one round
-                log.exception("ingest workers: could not tell them the wanted metrics")
+                log.exception("ingest workers: could not tell them what to relay")
             await asyncio.sleep(ADVERTISE_SECONDS)
 
     def _watch(self, worker: Worker) -> None:

@@ -21,9 +21,10 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from fleetwatch.hub.alerts.relayfilter import WANTED
 from fleetwatch.hub.dispatch.forward import REPLY, Forwarder
 from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY, STOP
-from fleetwatch.hub.dispatch.relay import WANTED, Wanted
+from fleetwatch.hub.dispatch.relay import Wanted
 from fleetwatch.hub.services.ingest import FORWARD_KEY
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
