@@ -4,6 +4,7 @@ a real SQLite file, the real store functions."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import pickle
 import socket
 import time
@@ -19,9 +20,10 @@ from factories import make_snapshot
 from fleetwatch.hub.alerts.feed import Relayed
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.api.ingest import parse_snapshots
-from fleetwatch.hub.dispatch import forward
-from fleetwatch.hub.dispatch.forward import Forwarder, StoreServer
+from fleetwatch.hub.dispatch import forward, store_server
+from fleetwatch.hub.dispatch.forward import Forwarder
 from fleetwatch.hub.dispatch.relay import Wanted
+from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.events import EventBus, SnapshotView, Subscription
 from fleetwatch.hub.services.ingest import SnapshotWrite, StoreResult, prepare_snapshots
 from fleetwatch.hub.store import migrate, references
@@ -142,6 +144,36 @@ def test_forwarded_writes_are_committed_by_the_hub_and_answered(tmp_path: Path) 
     assert served == 5
 
 
+def test_a_message_goes_to_the_writer_as_one_job_and_a_bad_write_in_it_fails_alone(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> tuple[list[object], list[tuple[str, str]], int, int]:
+        async with pair(tmp_path) as p:
+            good, bad = _write("srv", "g1"), _write("srv", "b1")
+            broken = dataclasses.replace(bad.rows[0], ts=None)  # never built by a worker
+            bad = dataclasses.replace(bad, rows=[broken])
+            jobs = p.hub_db.jobs_committed
+            results = await asyncio.gather(  # one loop turn: one message
+                p.forwarder("snapshots", good),
+                p.forwarder("snapshots", _write("srv", "g2")),
+                return_exceptions=True,
+            )
+            together = p.hub_db.jobs_committed - jobs
+            results += await asyncio.gather(
+                p.forwarder("snapshots", _write("srv", "g3")),
+                p.forwarder("snapshots", bad),
+                return_exceptions=True,
+            )
+            return results, _rows(p.hub_db), together, p.server.retried
+
+    results, rows, together, retried = asyncio.run(scenario())
+    assert together == 1  # two requests, one writer job
+    assert all(isinstance(r, StoreResult) and r.stored == 1 for r in results[:3])
+    assert isinstance(results[3], Exception)
+    assert sorted(rows) == [("srv", "g1"), ("srv", "g2"), ("srv", "g3")]
+    assert retried == 2  # g3 and the bad one, each alone after their job failed
+
+
 def test_the_hub_publishes_the_readings_of_committed_snapshots_only(tmp_path: Path) -> None:
     async def scenario() -> list[Relayed]:
         async with pair(tmp_path) as p:
@@ -240,8 +272,8 @@ def test_answers_too_large_for_one_message_are_split_and_lose_only_their_referen
     ref = references.Reference(1, b"x" * 3000, 0.0)
     small = StoreResult((1,), None, None)
     answers: list[forward.Answer] = [(0, True, StoreResult((2,), None, ref)), (1, True, small)]
-    monkeypatch.setattr(forward, "MAX_FORWARD", 2500)
-    messages = forward._answer_messages(answers)
+    monkeypatch.setattr(store_server, "MAX_FORWARD", 2500)
+    messages = store_server._answer_messages(answers)
     assert all(len(m) <= 2500 for m in messages) and len(messages) == 2
     got = [a for m in messages for a in pickle.loads(m[len(forward.REPLY) :])]
     assert got == [(0, True, StoreResult((2,), None, None)), (1, True, small)]

@@ -33,7 +33,7 @@ from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api.fastpath import HubApp
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.dispatch.forward import StoreServer
+from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.services import alerts as alert_service
 from fleetwatch.hub.services import keys, retention
 from fleetwatch.hub.services import users as user_accounts

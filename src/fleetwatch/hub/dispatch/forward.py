@@ -17,28 +17,27 @@ each snapshot, which the hub publishes once they are committed (`relay.py`). Pic
 here: both ends are our own processes, and nothing a client sent is unpickled (the items are
 built by the worker after validation).
 
-When the hub is gone (its channel closed), requests still waiting get 503 (their agents retry;
-snapshot ids make the retry idempotent) and later ones are written by the worker's own writer.
-A request too large for one message is written by the worker's own writer too.
+The hub's side (`StoreServer`) is `store_server.py`. When the hub is gone (its channel
+closed), requests still waiting get 503 (their agents retry; snapshot ids make the retry
+idempotent) and later ones are written by the worker's own writer. A request too large for one
+message is written by the worker's own writer too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import errno
-import functools
 import itertools
 import logging
 import pickle
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fleetwatch.hub.api.errors import ApiError
-from fleetwatch.hub.dispatch.relay import Readings, Wanted, publish
-from fleetwatch.hub.events import EventBus, SnapshotView
-from fleetwatch.hub.services.ingest import STORE_FUNCTIONS, SnapshotWrite, StoreResult
+from fleetwatch.hub.dispatch.relay import Readings, Wanted
+from fleetwatch.hub.events import SnapshotView
+from fleetwatch.hub.services.ingest import STORE_FUNCTIONS
 from fleetwatch.hub.store.database import Database
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
@@ -59,7 +58,7 @@ Request = tuple[int, str, Any, list[Readings | None] | None]
 Answer = tuple[int, bool, Any]
 
 
-def _dumps(obj: object) -> bytes:
+def dump(obj: object) -> bytes:
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -105,7 +104,7 @@ class Forwarder:
             self._send(requests)
 
     def _send(self, requests: list[Request]) -> None:
-        message = STORE + _dumps(requests)
+        message = STORE + dump(requests)
         if len(message) > MAX_FORWARD:
             if len(requests) > 1:
                 half = len(requests) // 2
@@ -164,7 +163,7 @@ class Forwarder:
             future = self._waiting.pop(request_id)[0]
             if not future.done():
                 log.warning("forward: request %d unanswered by the hub; 503", request_id)
-                future.set_exception(_unavailable("the hub did not answer in time"))
+                future.set_exception(unavailable("the hub did not answer in time"))
         self._sweeping = True
         loop.call_later(SWEEP_SECONDS, self._sweep)
 
@@ -175,10 +174,10 @@ class Forwarder:
         waiting, self._waiting = self._waiting, {}
         for future, _since in waiting.values():
             if not future.done():
-                future.set_exception(_unavailable("the hub stopped before it answered"))
+                future.set_exception(unavailable("the hub stopped before it answered"))
 
 
-def _unavailable(why: str) -> ApiError:
+def unavailable(why: str) -> ApiError:
     return ApiError(503, "unavailable", f"{why}; send again", headers={"Retry-After": "5"})
 
 
@@ -191,89 +190,3 @@ def _chain(done: asyncio.Future[Any], future: asyncio.Future[Any]) -> None:
         future.set_exception(error)
     else:
         future.set_result(done.result())
-
-
-class StoreServer:
-    """Hub side: commit the writes a worker sends with this process's writer, then answer."""
-
-    def __init__(self, db: Database, bus: EventBus) -> None:
-        self._db = db
-        self._bus = bus
-        self.served = 0
-        self.pending = 0  # requests taken and not answered yet
-
-    def handle(self, message: bytes, reply: Callable[[bytes], None]) -> None:
-        try:
-            requests: list[Request] = pickle.loads(message[len(STORE) :])
-        except Exception:
-            log.warning("forward: an unreadable store message of %d bytes", len(message))
-            return
-        answers: list[Answer] = []
-        left = len(requests)
-        self.pending += left
-
-        def settled(request: Request, future: asyncio.Future[Any]) -> None:
-            nonlocal left
-            error = ConnectionError("cancelled") if future.cancelled() else future.exception()
-            result = future.result() if error is None else error
-            answers.append((request[0], error is None, result))
-            if isinstance(result, StoreResult) and request[3] is not None:
-                try:
-                    self._relay(request[2], result, request[3])
-                except Exception:  # the answer must go whatever the relay does
-                    log.exception("forward: readings of a committed write not relayed")
-            left -= 1
-            self.pending -= 1
-            if not left:
-                for part in _answer_messages(answers):
-                    reply(part)
-
-        loop = asyncio.get_running_loop()
-        for request in requests:
-            kind, item = request[1], request[2]
-            function = STORE_FUNCTIONS.get(kind)
-            try:
-                if function is None:
-                    raise ValueError(f"unknown store request {kind!r}")
-                future = self._db.enqueue(function, item)
-            except Exception as exc:  # the writer stopped: this one fails alone
-                future = loop.create_future()
-                future.set_exception(exc)
-            future.add_done_callback(functools.partial(settled, request))
-        self.served += len(requests)
-
-    def _relay(
-        self, write: SnapshotWrite, result: StoreResult, readings: list[Readings | None]
-    ) -> None:
-        rows = zip(result.row_ids, (row.ts for row in write.rows), readings, strict=True)
-        publish(self._bus, write.server_id, list(rows))
-
-
-def _answer_messages(answers: list[Answer]) -> list[bytes]:
-    """`REPLY` messages of at most `MAX_FORWARD` bytes for `answers`. A result carries its
-    server's compression reference (a snapshot's text) when one was ensured; one too large for
-    any message goes without it (the worker then offers one again with a later snapshot)."""
-    message = REPLY + _answers(answers)
-    if len(message) <= MAX_FORWARD:
-        return [message]
-    if len(answers) > 1:
-        half = len(answers) // 2
-        return _answer_messages(answers[:half]) + _answer_messages(answers[half:])
-    request_id, ok, value = answers[0]
-    if ok and isinstance(value, StoreResult) and value.reference is not None:
-        return _answer_messages([(request_id, ok, dataclasses.replace(value, reference=None))])
-    failed = _unavailable("the hub's answer was too large") if ok else value
-    return [REPLY + _answers([(request_id, False, failed)])]
-
-
-def _answers(answers: list[Answer]) -> bytes:
-    """Pickled answers; an exception that cannot be pickled travels as its text."""
-    try:
-        return _dumps(answers)
-    except Exception:
-        return _dumps(
-            [
-                (rid, ok, value if ok else RuntimeError(f"{type(value).__name__}: {value}"))
-                for rid, ok, value in answers
-            ]
-        )

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fleetwatch.hub.alerts.relayfilter import RelayFilter
-from fleetwatch.hub.dispatch.forward import STORE, StoreServer
+from fleetwatch.hub.dispatch.forward import STORE
+from fleetwatch.hub.dispatch.store_server import StoreServer
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
