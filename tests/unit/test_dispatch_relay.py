@@ -3,12 +3,14 @@ engine gives the workers (`hub/alerts/relayfilter.py`)."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, cast
 
 import orjson
 import pytest
 
 from factories import make_snapshot
+from fleetwatch.hub.alerts.engine import AlertEngine
 from fleetwatch.hub.alerts.evaluation import Evaluator, ServerInfo
 from fleetwatch.hub.alerts.feed import Relayed
 from fleetwatch.hub.alerts.metrics import METRICS
@@ -144,3 +146,23 @@ def test_the_filter_is_unbounded_until_every_server_is_known_or_when_too_many_ar
     for i in range(WATCHED_MAX + 1):
         ev.states[f"s{i}"] = {"cpu_percent|": ConditionState(level="WARNING")}
     assert make_filter(ev, bounded=True).bounds is None
+
+
+def test_the_engine_claims_filtered_rows_and_they_still_order_later_snapshots() -> None:
+    """Rows relayed without readings are claimed (never read back from the store, never
+    evaluated), and their time keeps an older snapshot replayed afterwards from being
+    evaluated, as if it had been."""
+    engine = AlertEngine(cast(Any, None), EventBus(), cast(Any, None))
+    engine.set_rules([Rule("cpu_percent", 85.0, 95.0, id=1)], [])
+    engine.remember_server("srv", ServerInfo("srv", None, None, time.time()))
+    engine.feed.after = engine.feed.noticed = 0
+    hot = {"cpu_percent": [(None, 99.0)]}
+    seen: dict[str, float] = {}
+    relayed = Relayed("srv", ((1, 1000.0, None), (2, 1060.0, hot), (3, 1120.0, None)))
+    batch = engine._local([relayed], seen)
+    assert [(c.server_id, c.ts) for c in batch] == [("srv", 1060.0)]
+    assert engine.feed.claimed == {1, 2, 3} and seen == {"srv": 1120.0}
+    assert engine._local([relayed], {}) == []  # a row is taken once
+    engine.note_seen(seen)
+    assert engine.evaluate_snapshot("srv", 1100.0, hot) == []  # older than a seen one
+    assert engine.evaluate_snapshot("srv", 1180.0, hot)  # a newer breach fires
