@@ -143,6 +143,10 @@ def test_the_filter_is_unbounded_until_every_server_is_known_or_when_too_many_ar
     ev.states["b"] = {}  # evaluated once, nothing pending: not watched
     rf = make_filter(ev, bounded=True)
     assert rf.bounds == {"cpu_percent": (True, 85.0)} and rf.watched == {"a"}
+    ev.remember_server("b", ServerInfo("b", None, {"cpu_warning": 30.0}, 1.0))  # a PATCH
+    assert make_filter(ev, bounded=True).bounds == {"cpu_percent": (True, 30.0)}
+    ev.set_rules([Rule("cpu_percent", 85.0, 95.0, id=1, enabled=False)], [])
+    assert make_filter(ev, bounded=True).bounds == {}
     for i in range(WATCHED_MAX + 1):
         ev.states[f"s{i}"] = {"cpu_percent|": ConditionState(level="WARNING")}
     assert make_filter(ev, bounded=True).bounds is None

@@ -100,6 +100,11 @@ class Evaluator:
         self.acknowledged: set[int] = set()
         self.last_ts: dict[str, float] = {}
         self.snapshots_evaluated = 0
+        #: moves whenever rules, default thresholds or a server's info change; the relay
+        #: filter's bounds are worked out again only then (`relayfilter.py`: with thousands of
+        #: servers with thresholds of their own, that is thousands of rule lookups)
+        self.generation = 0
+        self.bounds_cache: tuple[int, dict[str, tuple[bool, float]]] | None = None
         self._defaults: dict[str, Any] = {}
         #: seconds of silence after which a server is offline, from its interval (built-in rule)
         self.offline_after: Callable[[int | None], float] | None = None
@@ -133,6 +138,7 @@ class Evaluator:
             info.fetched_at = 0.0
 
     def _forget_effective(self) -> None:
+        self.generation += 1
         self._shared.clear()
         for server_id, info in self.servers.items():
             info.effective, info.slots = {}, {}
@@ -150,6 +156,7 @@ class Evaluator:
             known.fetched_at = info.fetched_at
             return
         self.servers[server_id] = info
+        self.generation += 1
         self._caches_of(server_id, info)
 
     def _caches_of(self, server_id: str, info: ServerInfo) -> None:

@@ -67,7 +67,10 @@ def relay_filter(evaluator: Evaluator, bounded: bool) -> RelayFilter:
     watched = frozenset(server for server, states in evaluator.states.items() if states)
     if len(watched) > WATCHED_MAX:
         return RelayFilter(metrics)
-    return RelayFilter(metrics, bounds(evaluator), watched)
+    cached = evaluator.bounds_cache
+    if cached is None or cached[0] != evaluator.generation:
+        cached = evaluator.bounds_cache = (evaluator.generation, bounds(evaluator))
+    return RelayFilter(metrics, cached[1], watched)
 
 
 def bounds(evaluator: Evaluator) -> dict[str, tuple[bool, float]]:
