@@ -160,26 +160,10 @@ class AlertEngine(Evaluator):
     def _local(
         self, events: list[SnapshotCommitted | Relayed], seen: dict[str, float]
     ) -> list[Committed]:
-        """This process's committed snapshots, read straight from their models, and those its
-        ingest workers relayed (read there). `seen` gets the newest time of each server's
-        relayed snapshots that came without readings (nothing in them to evaluate)."""
+        """This process's committed snapshots and those its ingest workers relayed
+        (`SnapshotFeed.take`)."""
         readers = [(m, read) for m in self.wanted() if (read := METRICS[m].read) is not None]
-        out = []
-        claim = self.feed.claim
-        for ev in events:
-            if isinstance(ev, Relayed):
-                server_id = ev.server_id
-                for row_id, ts, readings in ev.rows:
-                    if not claim(row_id):
-                        continue
-                    if readings is not None:
-                        out.append(Committed(server_id, ts, readings))
-                    elif ts > seen.get(server_id, 0.0):
-                        seen[server_id] = ts
-            elif claim(ev.row_id):
-                readings = {m: read(ev.snapshot) for m, read in readers}
-                out.append(Committed(ev.server_id, ev.ts, readings))
-        return out
+        return self.feed.take(events, seen, readers, self.in_trouble)
 
     async def _follow(self) -> None:
         next_poll = 0.0
@@ -197,9 +181,9 @@ class AlertEngine(Evaluator):
                     batch += await self._foreign()
                 if batch:
                     await self.process(batch)
-                self.note_seen(seen)
             except Exception:  # the loop must survive anything one batch does
                 log.exception("alert evaluation failed for %d snapshots", len(batch))
+            self.note_seen(seen)  # after the batch's own snapshots, whatever they did
             await asyncio.sleep(0 if full else self.tick_seconds)
 
     def relay_filter(self) -> RelayFilter:

@@ -222,6 +222,10 @@ class Evaluator:
             del states[key]  # back to normal: forget it (the fast path above applies again)
         return changes
 
+    def in_trouble(self, server_id: str) -> bool:
+        """Has the server a condition pending, firing or cooling down (not idle)?"""
+        return any(not idle(st) for st in self.states.get(server_id, {}).values())
+
     def note_seen(self, seen: dict[str, float]) -> None:
         """Snapshots with nothing to evaluate (`Relayed` without readings), newest per server:
         they still order later ones (a snapshot older than one seen is not evaluated)."""

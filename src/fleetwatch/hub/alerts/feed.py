@@ -20,13 +20,15 @@ evaluated twice. A full event queue drops events; their rows are then read from 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
 from fleetwatch.hub.alerts.metrics import Reading
 from fleetwatch.hub.alerts.readings import read_doc
+from fleetwatch.hub.events import SnapshotCommitted
 from fleetwatch.hub.store import codec
 from fleetwatch.hub.store.tables import snapshots
 
@@ -97,6 +99,41 @@ class SnapshotFeed:
             self.claimed.add(row_id)
             self.waiting.pop(row_id, None)
         return True
+
+    def take(
+        self,
+        events: Sequence[SnapshotCommitted | Relayed],
+        seen: dict[str, float],
+        readers: Sequence[tuple[str, Callable[[Any], Reading]]],
+        in_trouble: Callable[[str], bool],
+    ) -> list[Committed]:
+        """Local events -> the snapshots to evaluate, claimed. A committed model is read with
+        `readers`. A row relayed without readings (the worker's filter found nothing in it,
+        `dispatch/relay.py`) only counts as seen: `seen` gets each server's newest, which
+        orders later snapshots (an older one is not evaluated). Unless its server is
+        `in_trouble` or has a snapshot with readings earlier in this batch (the workers' filter
+        can lag the engine by a moment): such a row stays unclaimed, so it is read back from
+        the store (`plan` / `poll` / `settle`) and evaluated in full."""
+        out = []
+        claim = self.claim
+        hot: set[str] = set()  # servers with a snapshot to evaluate in this batch
+        for ev in events:
+            server_id = ev.server_id
+            if isinstance(ev, Relayed):
+                for row_id, ts, readings in ev.rows:
+                    if readings is not None:
+                        if claim(row_id) and ts >= seen.get(server_id, 0.0):
+                            out.append(Committed(server_id, ts, readings))
+                            hot.add(server_id)
+                    elif server_id in hot or in_trouble(server_id):
+                        continue  # unclaimed: read back from the store, evaluated in full
+                    elif claim(row_id) and ts > seen.get(server_id, 0.0):
+                        seen[server_id] = ts
+            elif claim(ev.row_id) and ev.ts >= seen.get(server_id, 0.0):
+                model = ev.snapshot
+                out.append(Committed(server_id, ev.ts, {m: read(model) for m, read in readers}))
+                hot.add(server_id)
+        return out
 
     def plan(self) -> list[int]:
         """Waiting ids to read from the store now (oldest first, at most `batch_rows`)."""

@@ -5,7 +5,9 @@ A snapshot of a server with no condition state changes nothing unless one of its
 reaches a threshold (`evaluation.Slot.breaches`: inclusive, no hysteresis while nothing fires).
 So the loosest threshold per metric over every enabled rule, as each server sees it
 (`Evaluator.effective_rule`), is a bound no reading below it can matter past: a worker relays
-the readings of a snapshot that reaches a bound, or whose server is `watched` (has any state).
+the readings of a snapshot that reaches a bound, or whose server is `watched` (in trouble: a
+condition pending, firing or cooling down; the timer's checks leave idle states behind, which
+do not count).
 Bounds are known only once the engine has read every server (`AlertEngine.lead`); until then,
 and with more than `WATCHED_MAX` servers in some state, every snapshot is relayed.
 """
@@ -64,7 +66,7 @@ def relay_filter(evaluator: Evaluator, bounded: bool) -> RelayFilter:
     metrics = frozenset(evaluator.wanted())
     if not bounded:
         return RelayFilter(metrics)
-    watched = frozenset(server for server, states in evaluator.states.items() if states)
+    watched = frozenset(server for server in evaluator.states if evaluator.in_trouble(server))
     if len(watched) > WATCHED_MAX:
         return RelayFilter(metrics)
     cached = evaluator.bounds_cache

@@ -117,6 +117,9 @@ class _Reply:
             self.start([[request] for request in group])
             return
         results = future.result() if error is None else [error] * len(group)
+        if len(results) != len(group):  # a store function broke its contract: never expected
+            error = RuntimeError(f"{len(results)} results for {len(group)} writes")
+            results = [error] * len(group)
         for request, result in zip(group, results, strict=True):
             self.answers.append((request[0], error is None, result))
             if error is None and isinstance(result, StoreResult) and request[3] is not None:
