@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-import orjson
 import pytest
 
 from factories import make_snapshot
@@ -14,7 +13,7 @@ from fleetwatch.hub.alerts.engine import AlertEngine
 from fleetwatch.hub.alerts.evaluation import Evaluator, ServerInfo
 from fleetwatch.hub.alerts.feed import Relayed
 from fleetwatch.hub.alerts.metrics import METRICS
-from fleetwatch.hub.alerts.relayfilter import WANTED, WATCHED_MAX, RelayFilter, bounds
+from fleetwatch.hub.alerts.relayfilter import WATCHED_MAX, RelayFilter, bounds
 from fleetwatch.hub.alerts.relayfilter import relay_filter as make_filter
 from fleetwatch.hub.alerts.rules import ConditionState, Rule
 from fleetwatch.hub.dispatch import relay
@@ -39,7 +38,7 @@ def test_wanted_reads_every_alertable_metric_until_the_hub_names_some() -> None:
     assert {name for name, _ in wanted.readers()} == {
         name for name, spec in METRICS.items() if spec.read is not None
     }
-    wanted.update(WANTED + orjson.dumps(["cpu_percent", "disk_percent"]))  # metrics alone
+    wanted.update(RelayFilter(frozenset({"cpu_percent", "disk_percent"})).message())
     assert [name for name, _ in wanted.readers()] == ["cpu_percent", "disk_percent"]
     assert wanted.read("srv", [snap(10.0)])[0] is not None  # no bounds: relay everything
 

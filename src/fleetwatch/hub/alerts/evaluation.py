@@ -224,7 +224,8 @@ class Evaluator:
 
     def in_trouble(self, server_id: str) -> bool:
         """Has the server a condition pending, firing or cooling down (not idle)?"""
-        return any(not idle(st) for st in self.states.get(server_id, {}).values())
+        states = self.states.get(server_id)  # per relayed row: no dict made for a miss
+        return states is not None and any(not idle(st) for st in states.values())
 
     def note_seen(self, seen: dict[str, float]) -> None:
         """Snapshots with nothing to evaluate (`Relayed` without readings), newest per server:

@@ -54,8 +54,6 @@ class RelayFilter:
     @classmethod
     def parse(cls, message: bytes) -> RelayFilter:
         data: Any = orjson.loads(message[len(WANTED) :])
-        if isinstance(data, list):  # the metrics alone: relay every snapshot
-            return cls(frozenset(data))
         raw = data.get("bounds")
         bounds = None if raw is None else {m: (bool(a), float(b)) for m, (a, b) in raw.items()}
         return cls(frozenset(data["metrics"]), bounds, frozenset(data.get("watched") or ()))
