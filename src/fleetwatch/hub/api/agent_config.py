@@ -2,8 +2,9 @@
 
 Dashboard side (user auth):
 - `GET /api/dashboard/server/{id}/config` — the pending change and the history;
-- `POST /api/dashboard/server/{id}/config` — push keys (body: `{"key": value, ...}`), validated
-  against the agent's schema: 422 naming the key when wrong or not pushable.
+- `POST /api/dashboard/server/{id}/config` — push keys (body: `{"key": value, ...}`, or the seed
+  dashboard's wrapped form `{"config": {"key": value, ...}}`), validated against the agent's
+  schema: 422 naming the key when wrong or not pushable.
 
 Agent side (`Bearer <server_id>:<api_key>`, a key reads and confirms only its own server):
 - `GET /api/config/{id}` — `{"has_update": bool, "config": {...} | null, "config_id": int | null}`;
@@ -48,6 +49,16 @@ class ConfigAck(BaseModel):
     error: Annotated[str, Field(max_length=4000)] | None = None
 
 
+def unwrap_config(body: dict[str, Any]) -> dict[str, Any]:
+    """The keys to push: the bare body, or the seed dashboard's `{"config": {...}}` wrapper."""
+    if set(body) != {"config"}:
+        return body
+    inner = body["config"]
+    if not isinstance(inner, dict):
+        raise ApiError(422, "invalid", "config: must be an object of configuration keys", "config")
+    return inner
+
+
 async def _agent(ctx: HubContext, request: Request, server_id: str) -> None:
     """Authenticate the agent and check that it asks about itself."""
     if await identify(ctx, request) != server_id:
@@ -72,11 +83,12 @@ async def push_server_config(
     server_id: ServerId,
     body: Annotated[dict[str, Any], Body(description="Agent config keys to change.")],
 ) -> dict[str, Any]:
-    if not body:
+    keys = unwrap_config(body)
+    if not keys:
         raise ApiError(422, "invalid", "body: give at least one configuration key", None)
     try:
         result: dict[str, Any] = await ctx.db.write(
-            lambda conn: agent_config.push(conn, server_id, body, who.name)
+            lambda conn: agent_config.push(conn, server_id, keys, who.name)
         )
     except ConfigError as exc:
         raise ApiError(422, "invalid", str(exc), exc.key or None) from None
