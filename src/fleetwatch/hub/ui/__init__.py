@@ -26,6 +26,7 @@ def mount_dashboard(app: FastAPI) -> None:
         admin,
         alerts,
         login,
+        notfound,
         overview,
         rules,
         server,
@@ -33,6 +34,7 @@ def mount_dashboard(app: FastAPI) -> None:
     )
 
     access.bind(nicegui_app, app)
+    notfound.install(nicegui_app)
     for module in (login, overview, server, admin, settings, alerts, rules):
         module.register()
     ui.run_with(
