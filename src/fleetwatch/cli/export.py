@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from fleetwatch.cli.hubapi import add_hub_arguments, check_url, open_api, read_token
 from fleetwatch.errors import ConfigError, TransportError
+
+__all__ = ["download", "export_url", "read_token", "register"]
 
 
 def export_url(base: str, fmt: str, hours: float, resolution: str) -> str:
@@ -20,34 +21,12 @@ def export_url(base: str, fmt: str, hours: float, resolution: str) -> str:
     return f"{base.rstrip('/')}/api/dashboard/export?{query}"
 
 
-def read_token(token_file: str | None) -> str:
-    """The dashboard API token: `--token-file`, else `$FLEETWATCH_TOKEN` (never the command
-    line, where other users could read it in the process list)."""
-    if token_file:
-        try:
-            return Path(token_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError("--token-file", str(exc)) from None
-    return os.environ.get("FLEETWATCH_TOKEN", "").strip()
-
-
 def download(url: str, out: Path | None, token: str = "", timeout_seconds: float = 300.0) -> int:
     """Stream `url` to `out` (stdout when None); returns bytes written; no partial files."""
     request = urllib.request.Request(url, headers={"Accept": "application/json, text/csv"})
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout_seconds)
-    except urllib.error.HTTPError as exc:
-        text = exc.read().decode("utf-8", "replace")[:500]
-        hint = ""
-        if exc.code == 401:
-            hint = " (give an API token: FLEETWATCH_TOKEN or --token-file; `fleetwatch user token`)"
-        raise TransportError(f"export failed: HTTP {exc.code}: {text}{hint}", exc.code) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TransportError(f"cannot reach the hub: {reason}") from None
-    with response:
+    with open_api(request, "export", timeout_seconds) as response:
         if out is None:
             shutil.copyfileobj(response, sys.stdout.buffer)
             sys.stdout.buffer.flush()
@@ -64,15 +43,14 @@ def download(url: str, out: Path | None, token: str = "", timeout_seconds: float
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not args.url.startswith(("http://", "https://")):
-        raise ConfigError("--url", f"must start with http:// or https://, got {args.url!r}")
+    url = check_url(args.url)
     if not 1 <= args.hours <= 2160:
         raise ConfigError("--hours", "must be between 1 and 2160")
     out = None if args.out in (None, "-") else Path(args.out)
     if out is not None and not out.parent.is_dir():
         raise ConfigError("--out", f"folder {out.parent} does not exist")
     token = read_token(args.token_file)
-    size = download(export_url(args.url, args.format, args.hours, args.resolution), out, token)
+    size = download(export_url(url, args.format, args.hours, args.resolution), out, token)
     if out is not None:
         print(f"wrote {out} ({size} bytes, {args.format}, last {args.hours:g} h)", file=sys.stderr)
     return 0
@@ -84,7 +62,7 @@ def register(sub: Any) -> None:
         help="export every server's data from a hub as JSON or CSV",
         description="Downloads GET /api/dashboard/export from a hub (streamed to the file).",
     )
-    p.add_argument("--url", default="http://127.0.0.1:8000", help="hub URL")
+    add_hub_arguments(p)
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--hours", type=float, default=168.0, help="range in hours (1-2160)")
     p.add_argument(
@@ -94,9 +72,4 @@ def register(sub: Any) -> None:
         help="history tier (auto: finest that covers the range)",
     )
     p.add_argument("--out", default=None, help="output file; '-' or absent = stdout")
-    p.add_argument(
-        "--token-file",
-        default=None,
-        help="file holding a dashboard API token (default: $FLEETWATCH_TOKEN)",
-    )
     p.set_defaults(func=_run)
