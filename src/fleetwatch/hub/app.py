@@ -35,7 +35,7 @@ from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.services import alerts as alert_service
-from fleetwatch.hub.services import keys, retention
+from fleetwatch.hub.services import export_schedule, keys, retention
 from fleetwatch.hub.services import users as user_accounts
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
@@ -175,23 +175,27 @@ def create_app(
 
 
 class _Singletons:
-    """The jobs only the elected leader runs: alert evaluation and retention."""
+    """The jobs only the elected leader runs: alert evaluation, retention, periodic export."""
 
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
-        self.retention: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         runtime = self.ctx.extras.get(alert_service.RUNTIME_KEY)
         if runtime is not None:
             await runtime.engine.lead()
-        if self.retention is None:
-            self.retention = asyncio.create_task(retention.run_periodic(self.ctx), name="retention")
+        if not self.tasks:
+            self.tasks = [
+                asyncio.create_task(retention.run_periodic(self.ctx), name="retention"),
+                asyncio.create_task(export_schedule.run_periodic(self.ctx), name="export"),
+            ]
 
     async def stop(self) -> None:
-        task, self.retention = self.retention, None
-        if task is not None:
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         runtime = self.ctx.extras.get(alert_service.RUNTIME_KEY)

@@ -1,14 +1,19 @@
-"""Router: `GET /api/dashboard/export?format=json|csv&hours=` (seed 001, H18), streamed."""
+"""Router: `GET /api/dashboard/export?format=json|csv&hours=` (seed 001, H18), streamed; and
+the periodic export's files: `GET/POST /api/dashboard/exports`, `GET /api/dashboard/exports/{name}`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import asyncio
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import FileResponse, StreamingResponse
 
-from fleetwatch.hub.api.auth_dashboard import Principal, require_role
+from fleetwatch.hub.api.auth_dashboard import Admin, Principal, Viewer, require_role
+from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext, ctx_dependency
+from fleetwatch.hub.services import export_schedule
 from fleetwatch.hub.services.export import Export
 from fleetwatch.hub.services.history import MAX_HOURS
 
@@ -57,3 +62,37 @@ async def export(
         media_type="application/json",
         headers={"Content-Disposition": f'inline; filename="{run.filename("json")}"'},
     )
+
+
+Ctx = Annotated[HubContext, Depends(ctx_dependency)]
+
+
+@router.get("/exports", summary="The periodic export's files (newest first)")
+async def list_export_files(ctx: Ctx, _who: Viewer) -> dict[str, Any]:
+    folder = export_schedule.export_dir(ctx)
+    files = await asyncio.to_thread(export_schedule.list_exports, folder)
+    return {"folder": str(folder), "files": files}
+
+
+@router.post("/exports", status_code=201, summary="Write a periodic export file now (and rotate)")
+async def export_file_now(ctx: Ctx, who: Admin) -> dict[str, Any]:
+    done = await export_schedule.export_now(ctx, who.name)
+    return {**done, "message": f"Wrote {done['name']} ({done['size_bytes']} bytes)."}
+
+
+@router.get(
+    "/exports/{name}",
+    summary="Download one periodic export file",
+    response_class=FileResponse,
+    responses={404: {"description": "No such export file"}},
+)
+async def download_export_file(
+    ctx: Ctx,
+    _who: Viewer,
+    name: Annotated[str, Path(max_length=80, description="A name from GET /exports.")],
+) -> FileResponse:
+    path = export_schedule.export_dir(ctx) / name
+    if not export_schedule.NAME_RE.match(name) or not path.is_file():
+        raise ApiError(404, "not_found", f"no export file named {name!r}", "name")
+    media = "application/gzip" if name.endswith(".gz") else "application/octet-stream"
+    return FileResponse(path, media_type=media, filename=name)

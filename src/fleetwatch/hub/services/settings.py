@@ -7,7 +7,7 @@ so a new setting needs no migration. Hub *process* settings are in `hub/settings
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -98,6 +98,16 @@ class DashboardSettings(BaseModel):
     audit_retention_days: int = Field(default=365, ge=1, le=36500)
     #: thresholds of servers without their own
     default_thresholds: Thresholds = Field(default_factory=Thresholds)
+    #: periodic export (H18) into <data_dir>/exports every this many hours; 0 = off
+    export_interval_hours: int = Field(default=0, ge=0, le=720)
+    #: each periodic export covers this many hours back
+    export_range_hours: int = Field(default=24, ge=1, le=2160)
+    #: periodic export files kept (oldest deleted first)
+    export_keep_files: int = Field(default=7, ge=1, le=1000)
+    #: periodic export format
+    export_format: Literal["json", "csv"] = "json"
+    #: gzip periodic export files (`.json.gz`)
+    export_gzip: bool = True
 
     @model_validator(mode="after")
     def _tiers_nest(self) -> DashboardSettings:

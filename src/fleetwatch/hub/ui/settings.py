@@ -1,5 +1,6 @@
 """Global settings (admin), in tabs: General (stale threshold, refresh, retention, default
-thresholds; export as JSON / CSV through the export API with the session cookie; cleanup now),
+thresholds; export as JSON / CSV through the export API with the session cookie; cleanup now;
+the periodic export, `settings_export.py`),
 Mail (`settings_mail.py`), Channels (`settings_channels.py`), Maintenance
 (`settings_maintenance.py`)."""
 
@@ -19,6 +20,7 @@ from fleetwatch.hub.services.users import Principal
 from fleetwatch.hub.ui.access import hub_ctx, page_principal, to_login
 from fleetwatch.hub.ui.frame import forbidden, frame, page_heading
 from fleetwatch.hub.ui.settings_channels import channels_tab
+from fleetwatch.hub.ui.settings_export import export_card
 from fleetwatch.hub.ui.settings_mail import mail_tab
 from fleetwatch.hub.ui.settings_maintenance import maintenance_tab
 
@@ -121,3 +123,4 @@ async def _general_tab(ctx: HubContext, who: Principal) -> None:
             ui.button("Clean up now", icon="cleaning_services", on_click=cleanup).props(
                 "outline color=orange"
             ).mark("cleanup")
+    await export_card(ctx, who)
