@@ -36,6 +36,14 @@ class NetworkView(Protocol):
     bytes_recv_per_sec: float | None
 
 
+class InterfaceView(Protocol):
+    name: str
+    bytes_sent_per_sec: float | None
+    bytes_recv_per_sec: float | None
+    errors_per_sec: float | None
+    drops_per_sec: float | None
+
+
 class CpuView(Protocol):
     count_logical: int | None
     load_1: float | None
@@ -61,6 +69,8 @@ class MetricsView(Protocol):
     def disks(self) -> Sequence[DiskView]: ...
     @property
     def network(self) -> NetworkView: ...
+    @property
+    def interfaces(self) -> Sequence[InterfaceView]: ...
     @property
     def cpu(self) -> CpuView | None: ...
     @property

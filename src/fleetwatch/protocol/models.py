@@ -60,6 +60,9 @@ class NetworkTotals(Wire):
     bytes_recv_per_sec: NonNeg | None = None
     packets_sent_per_sec: NonNeg | None = None
     packets_recv_per_sec: NonNeg | None = None
+    #: errors (in + out) and drops (in + out) per second since the previous snapshot
+    errors_per_sec: NonNeg | None = None
+    drops_per_sec: NonNeg | None = None
 
 
 class Interface(NetworkTotals):

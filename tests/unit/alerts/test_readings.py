@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from factories import make_disk, make_snapshot
+from factories import make_disk, make_interface, make_snapshot
 from fleetwatch.hub.alerts.metrics import METRICS
 from fleetwatch.hub.alerts.readings import READERS, read_doc
 from fleetwatch.hub.store import codec
@@ -35,6 +35,14 @@ CASES: list[dict[str, Any]] = [
         metrics={"swap": {"total_bytes": 0, "percent": 0.0}},
         services=[],
         gpus=[GPU, {**GPU, "index": 1, "temperature_celsius": None}],
+    ),
+    make_snapshot(
+        metrics={
+            "interfaces": [
+                make_interface("eth0", errors_per_sec=2.5, drops_per_sec=0.0),
+                make_interface("eth1", bytes_recv_per_sec=None, bytes_sent_per_sec=None),
+            ]
+        }
     ),
 ]
 

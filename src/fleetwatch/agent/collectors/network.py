@@ -27,6 +27,9 @@ COUNTERS = (
     "dropout",
 )
 RATED = ("bytes_sent", "bytes_recv", "packets_sent", "packets_recv")
+#: counters reported as one rate each: errors (in + out) and drops (in + out) per second
+SUMMED = {"errors": ("errin", "errout"), "drops": ("dropin", "dropout")}
+TRACKED = RATED + tuple(c for pair in SUMMED.values() for c in pair)
 STATS_REFRESH_SECONDS = 10.0
 ADDRESSES_REFRESH_SECONDS = 60.0
 _INET = {socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)}
@@ -38,6 +41,10 @@ def _with_rates(
     for name in RATED:
         rate = rates.get((prefix, name))
         out[f"{name}_per_sec"] = None if rate is None else round(rate, 1)
+    for name, pair in SUMMED.items():
+        first, second = (rates.get((prefix, counter)) for counter in pair)
+        total = None if first is None or second is None else round(first + second, 2)
+        out[f"{name}_per_sec"] = total
 
 
 class NetworkCollector:
@@ -94,9 +101,9 @@ class NetworkCollector:
         """(`network` totals with rates, `interfaces` list); `watched` empty = every interface."""
         counters = self._counters(warn)
         totals: dict[str, Any] = {f: sum(c[f] for c in counters.values()) for f in COUNTERS}
-        tracked: dict[tuple[str, str], float] = {("", f): totals[f] for f in RATED}
+        tracked: dict[tuple[str, str], float] = {("", f): totals[f] for f in TRACKED}
         for name, values in counters.items():
-            tracked.update({(name, f): values[f] for f in RATED})
+            tracked.update({(name, f): values[f] for f in TRACKED})
         rates = self._rates.update(tracked, self._clock())
         _with_rates(totals, rates, "")
         for name in watched:

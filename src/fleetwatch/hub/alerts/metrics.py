@@ -71,6 +71,24 @@ def _gpu_temp(s: SnapshotView) -> Reading:
     return [(str(g.index), g.temperature_celsius) for g in s.gpus if g.temperature_celsius]
 
 
+def _interface_rate(field: str, scale: float = 1.0) -> Callable[[SnapshotView], Reading]:
+    """Per-interface reader of one rate field (interfaces without the rate yet are skipped)."""
+
+    def read(s: SnapshotView) -> Reading:
+        out: Reading = []
+        for nic in s.metrics.interfaces:
+            value = getattr(nic, field)
+            if value is not None:
+                out.append((nic.name, value * scale))
+        return out
+
+    return read
+
+
+#: bytes per second -> megabits per second
+MBIT = 8 / 1e6
+
+
 def _process_down(s: SnapshotView) -> Reading:
     return [(name, 0.0 if p.alive else 1.0) for name, p in s.watched_processes.items()]
 
@@ -108,6 +126,46 @@ METRICS: dict[str, MetricSpec] = {
             "snapshot",
             "GPU temperature",
             _gpu_temp,
+        ),
+        MetricSpec(
+            "interface_errors_per_sec",
+            "network",
+            " /s",
+            ">",
+            True,
+            "snapshot",
+            "interface errors",
+            _interface_rate("errors_per_sec"),
+        ),
+        MetricSpec(
+            "interface_drops_per_sec",
+            "network",
+            " /s",
+            ">",
+            True,
+            "snapshot",
+            "interface drops",
+            _interface_rate("drops_per_sec"),
+        ),
+        MetricSpec(
+            "interface_recv_mbps",
+            "network",
+            " Mbit/s",
+            ">",
+            True,
+            "snapshot",
+            "receive rate",
+            _interface_rate("bytes_recv_per_sec", MBIT),
+        ),
+        MetricSpec(
+            "interface_sent_mbps",
+            "network",
+            " Mbit/s",
+            ">",
+            True,
+            "snapshot",
+            "send rate",
+            _interface_rate("bytes_sent_per_sec", MBIT),
         ),
         MetricSpec("process_down", "process", "", ">", True, "snapshot", "process", _process_down),
         MetricSpec(

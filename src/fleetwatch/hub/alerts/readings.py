@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fleetwatch.hub.alerts.metrics import GIB, MANUAL_START, STOPPED_STATES, Reading
+from fleetwatch.hub.alerts.metrics import GIB, MANUAL_START, MBIT, STOPPED_STATES, Reading
 
 Doc = dict[str, Any]
 
@@ -71,6 +71,18 @@ def _service_stopped(d: Doc) -> Reading:
     return out
 
 
+def _interface_rate(field: str, scale: float = 1.0) -> Callable[[Doc], Reading]:
+    def read(d: Doc) -> Reading:
+        out: Reading = []
+        for nic in d["metrics"].get("interfaces") or ():
+            value = nic.get(field)
+            if value is not None:
+                out.append((nic["name"], value * scale))
+        return out
+
+    return read
+
+
 READERS: dict[str, Callable[[Doc], Reading]] = {
     "cpu_percent": _cpu,
     "memory_percent": _memory,
@@ -79,6 +91,10 @@ READERS: dict[str, Callable[[Doc], Reading]] = {
     "disk_percent": _disk_percent,
     "disk_free_gb": _disk_free,
     "gpu_temperature_celsius": _gpu_temp,
+    "interface_errors_per_sec": _interface_rate("errors_per_sec"),
+    "interface_drops_per_sec": _interface_rate("drops_per_sec"),
+    "interface_recv_mbps": _interface_rate("bytes_recv_per_sec", MBIT),
+    "interface_sent_mbps": _interface_rate("bytes_sent_per_sec", MBIT),
     "process_down": _process_down,
     "service_stopped": _service_stopped,
 }
