@@ -41,6 +41,7 @@ from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.migrate import upgrade
+from fleetwatch.hub.stream import endpoint as stream_endpoint
 
 if TYPE_CHECKING:
     from fleetwatch.hub.dispatch.pool import IngestPool
@@ -162,6 +163,7 @@ def create_app(
     for router in (ingest.router, query.router, export.router, session.router, users.router):
         app.include_router(router)
     app.include_router(agent_config.router)
+    app.include_router(stream_endpoint.router)
     _publish_wire_models(app)
     if ingest_worker:
         from fleetwatch.hub.dispatch.redirect import install_redirect

@@ -128,6 +128,27 @@ class SnapshotCommitted:
     row_id: int
 
 
+@dataclass(frozen=True)
+class RemoteCommitted:
+    """Snapshot rows another hub process or replica committed (`bridge.py`): read them back."""
+
+    row_ids: tuple[int, ...]
+
+
+class AlertChangeView(Protocol):
+    @property
+    def kind(self) -> str: ...  # fired | escalated | deescalated | repeat | resolved
+    @property
+    def alert(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class AlertsChanged:
+    """Alert transitions the engine just committed (`alerts.state.AlertEvent` each)."""
+
+    events: tuple[AlertChangeView, ...]
+
+
 class Subscription:
     def __init__(self, name: str, types: tuple[type, ...], maxsize: int) -> None:
         self.name = name

@@ -48,6 +48,13 @@ class HubSettings:
     #: Fernet key for secrets stored in the database (`secretbox.py`); empty = the key file
     #: `<data_dir>/secret.key`, created on first use
     secret_key: str = ""
+    #: WebSocket stream (`/ws`): client frames larger than this get a `frame_too_large` error
+    stream_max_frame_bytes: int = 65_536
+    #: messages waiting per stream client; a queue full for `stream_slow_seconds` drops it
+    stream_queue_max: int = 512
+    stream_slow_seconds: float = 5.0
+    #: stream clients connected at once (more are refused with close code 1013)
+    stream_max_clients: int = 5_000
 
     def __post_init__(self) -> None:
         checks = (
@@ -59,6 +66,14 @@ class HubSettings:
             ("workers", 1 <= self.workers <= 64, "must be 1-64"),
             ("ingest_workers", -1 <= self.ingest_workers <= 64, "must be -1 (auto) or 0-64"),
             ("key_cache_seconds", self.key_cache_seconds >= 0, "must be >= 0"),
+            (
+                "stream_max_frame_bytes",
+                128 <= self.stream_max_frame_bytes <= 16 << 20,
+                "must be 128-16777216",
+            ),
+            ("stream_queue_max", 1 <= self.stream_queue_max <= 100_000, "must be 1-100000"),
+            ("stream_slow_seconds", 0.1 <= self.stream_slow_seconds <= 3600, "must be 0.1-3600"),
+            ("stream_max_clients", 1 <= self.stream_max_clients <= 100_000, "must be 1-100000"),
             ("log_level", self.log_level in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}"),
         )
         for name, ok, message in checks:

@@ -33,7 +33,7 @@ from fleetwatch.hub.alerts.metrics import METRICS
 from fleetwatch.hub.alerts.relayfilter import RelayFilter, relay_filter
 from fleetwatch.hub.alerts.rules import ConditionState
 from fleetwatch.hub.alerts.state import AlertEvent, Change, apply_changes, load_open
-from fleetwatch.hub.events import EventBus, SnapshotCommitted, Subscription
+from fleetwatch.hub.events import AlertsChanged, EventBus, SnapshotCommitted, Subscription
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.tables import servers
 from fleetwatch.hub.store.tables_alerts import alert_rules, maintenance_windows
@@ -239,6 +239,8 @@ class AlertEngine(Evaluator):
             if ev.kind == "resolved":
                 self.acknowledged.discard(int(ev.alert["id"]))
         self.sink.submit(events)
+        if events:
+            self.bus.publish(AlertsChanged(tuple(events)))
         return events
 
     # --- timer: offline and forecasts ---------------------------------------------------

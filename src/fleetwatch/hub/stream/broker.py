@@ -1,0 +1,213 @@
+"""The stream's fan-out: event bus in, one encoded message per event and filter, clients out.
+
+While at least one client is connected the broker subscribes to the bus (`SnapshotCommitted`
+from this process's writer, `Relayed` row ids from its ingest workers, `RemoteCommitted` row
+ids from other processes and replicas, `AlertsChanged` from the alert engine). Each snapshot is
+turned into seed 004's `monitoring_data` once per distinct set of families the clients asked
+for, and the same string is queued for every client that wants it; `clients.StreamClient`
+takes it from there. Nothing here awaits a client: a queue is full or it is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, select
+
+from fleetwatch import __version__
+from fleetwatch.hub.alerts.feed import Relayed
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.events import (
+    AlertsChanged,
+    EventBus,
+    RemoteCommitted,
+    SnapshotCommitted,
+    Subscription,
+)
+from fleetwatch.hub.store import codec, tables
+from fleetwatch.hub.stream import messages
+from fleetwatch.hub.stream.clients import StreamClient, StreamLimits
+
+log = logging.getLogger("fleetwatch.hub.stream")
+KEY = "stream.broker"
+#: server id -> group is re-read this often (and when an unknown server reports)
+GROUPS_SECONDS = 30.0
+BATCH = 500
+
+Doc = dict[str, Any]
+
+
+def view_doc(view: Any) -> Doc:
+    """A committed snapshot (msgspec twin or pydantic model) as its JSON document."""
+    if isinstance(view, msgspec.Struct):
+        doc: Doc = msgspec.to_builtins(view)
+        return doc
+    dumped: Doc = view.model_dump(mode="json")
+    return dumped
+
+
+def _read_docs(conn: Connection, ids: list[int]) -> list[tuple[str, float, Doc]]:
+    s = tables.snapshots
+    query = select(s.c.id, s.c.server_id, s.c.ts, s.c.detail).where(s.c.id.in_(ids))
+    out = []
+    for row in conn.execute(query.order_by(s.c.id)):
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            out.append((str(row.server_id), float(row.ts), codec.unpack(row.detail)))
+    return out
+
+
+def _read_groups(conn: Connection) -> dict[str, str | None]:
+    s = tables.servers
+    return {str(r.id): r.group_name for r in conn.execute(select(s.c.id, s.c.group_name))}
+
+
+class StreamBroker:
+    def __init__(self, ctx: HubContext, limits: StreamLimits | None = None) -> None:
+        self.ctx = ctx
+        self.limits = limits or StreamLimits()
+        self.clients: dict[int, StreamClient] = {}
+        self.started_at = time.time()
+        self.messages_queued = 0
+        self._groups: dict[str, str | None] = {}
+        self._groups_at = 0.0
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def bus(self) -> EventBus:
+        bus: EventBus = self.ctx.extras.setdefault("events", EventBus())
+        return bus
+
+    def add(self, client: StreamClient) -> None:
+        self.clients[client.id] = client
+        if self._task is None:
+            types = (SnapshotCommitted, Relayed, RemoteCommitted, AlertsChanged)
+            self._sub = self.bus.subscribe("stream", types, maxsize=50_000)
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="stream")
+
+    async def remove(self, client: StreamClient) -> None:
+        self.clients.pop(client.id, None)
+        if not self.clients and self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if self._sub is not None:
+                self.bus.unsubscribe(self._sub)
+                self._sub = None
+
+    async def status(self) -> dict[str, Any]:
+        known = len(await self._group_map(force=True))
+        return {
+            "type": "status",
+            "server_version": __version__,
+            "connected_clients": len(self.clients),
+            "server_start_time": messages.iso(self.ctx.started_at),
+            "uptime_seconds": round(time.time() - self.ctx.started_at, 1),
+            "servers_known": known,
+            "message": "Server is running",
+        }
+
+    async def _group_map(self, force: bool = False) -> dict[str, str | None]:
+        now = time.monotonic()
+        if force or now - self._groups_at >= GROUPS_SECONDS:
+            self._groups = await self.ctx.db.read(_read_groups)
+            self._groups_at = now
+        return self._groups
+
+    async def _run(self) -> None:
+        assert self._sub is not None
+        sub = self._sub
+        while True:
+            try:
+                async with asyncio.timeout(1.0):
+                    first = await sub.get()
+            except TimeoutError:
+                self._check_slow()
+                continue
+            try:
+                await self.handle([first, *sub.drain(BATCH)])
+            except Exception:  # the stream must outlive any one bad event
+                log.exception("stream: could not fan out a batch of events")
+            self._check_slow()
+
+    def _check_slow(self) -> None:
+        now = time.monotonic()
+        for client in list(self.clients.values()):
+            client.check_slow(now)
+
+    async def handle(self, events: Iterable[object]) -> None:
+        snapshots: list[tuple[str, float, Doc]] = []
+        row_ids: list[int] = []
+        for event in events:
+            if isinstance(event, SnapshotCommitted):
+                snapshots.append((event.server_id, event.ts, view_doc(event.snapshot)))
+            elif isinstance(event, Relayed):
+                row_ids.extend(row[0] for row in event.rows)
+            elif isinstance(event, RemoteCommitted):
+                row_ids.extend(event.row_ids)
+            elif isinstance(event, AlertsChanged):
+                await self._alerts(event)
+        if row_ids:
+            snapshots += await self.ctx.db.read(lambda conn: _read_docs(conn, row_ids))
+        if snapshots:
+            await self._snapshots(snapshots)
+
+    async def _snapshots(self, snapshots: list[tuple[str, float, Doc]]) -> None:
+        groups = await self._group_map()
+        if any(server_id not in groups for server_id, _, _ in snapshots):
+            groups = await self._group_map(force=True)
+        now = time.monotonic()
+        for server_id, ts, doc in snapshots:
+            group = groups.get(server_id)
+            encoded: dict[tuple[str, ...], str] = {}
+            for client in list(self.clients.values()):
+                wanted = client.filter
+                if wanted is None or not wanted.key or not wanted.wants_server(server_id, group):
+                    continue
+                if not client.due(server_id, now):
+                    continue
+                text = encoded.get(wanted.key)
+                if text is None:
+                    text = encoded[wanted.key] = messages.monitoring_data(
+                        server_id, ts, doc, wanted.key
+                    )
+                client.offer(text, now)
+                self.messages_queued += 1
+            await asyncio.sleep(0)  # let sockets drain between snapshots of a big batch
+
+    async def _alerts(self, event: AlertsChanged) -> None:
+        groups = await self._group_map()
+        for change in event.events:
+            server_id = str(change.alert.get("server_id") or "")
+            text = messages.alert(change.kind, change.alert)
+            for client in list(self.clients.values()):
+                wanted = client.filter
+                if wanted is None or "alerts" not in wanted.families:
+                    continue
+                if wanted.wants_server(server_id, groups.get(server_id)):
+                    client.offer(text)
+                    self.messages_queued += 1
+
+
+def broker_of(ctx: HubContext) -> StreamBroker:
+    broker: StreamBroker | None = ctx.extras.get(KEY)
+    if broker is None:
+        broker = ctx.extras[KEY] = StreamBroker(ctx, limits_of(ctx))
+    return broker
+
+
+def limits_of(ctx: HubContext) -> StreamLimits:
+    s = ctx.settings
+    return StreamLimits(
+        queue_max=s.stream_queue_max,
+        slow_seconds=s.stream_slow_seconds,
+        max_frame_bytes=s.stream_max_frame_bytes,
+        max_clients=s.stream_max_clients,
+    )
