@@ -97,9 +97,12 @@ class StreamClient:
             await send(message)
             self.sent += 1
 
-    async def flush(self, send: Send, timeout: float) -> None:
-        """Best effort: write what is queued (replies before a close), within `timeout`."""
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(timeout):
-                while not self.queue.empty():
-                    await send(self.queue.get_nowait())
+    def drop_pending(self) -> None:
+        """Forget every queued message (a dropped client gets only its error)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    async def flush(self, send: Send) -> None:
+        """Write what is queued (the caller bounds the time)."""
+        while not self.queue.empty():
+            await send(self.queue.get_nowait())

@@ -33,8 +33,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TRY_LATER = 1013
 CLOSE_POLICY = 1008
-#: how long a closing socket gets to write its last messages
-CLOSING_SECONDS = 1.0
+#: how long a dropped client's socket gets to take its last messages (the error, the close)
+CLOSING_SECONDS = 10.0
 
 
 class Refused(Exception):
@@ -156,9 +156,10 @@ async def stream(websocket: WebSocket) -> None:
                 await task
         await broker.remove(client)
     if client.kicked.is_set():
-        log.info("stream: dropped client %s (%s): %s", client.id, principal.name, "slow")
+        log.info("stream: dropped slow client %s (%s)", client.id, principal.name)
+        client.drop_pending()
         client.reply(messages.error("slow_consumer", client.kick_reason))
-        await client.flush(websocket.send_text, CLOSING_SECONDS)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSING_SECONDS):
+                await client.flush(websocket.send_text)
                 await websocket.close(code=CLOSE_POLICY, reason="slow_consumer")
