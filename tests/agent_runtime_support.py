@@ -4,7 +4,8 @@ self-signed certificate made with `openssl req`, a stand-in collector and small 
 `ScriptedHub` behaves like a minimal fleetwatch hub (register, idempotent metrics by
 snapshot_id, live, ping, config poll) and records every request; a test makes it misbehave by
 queueing answers per path (`hub.script("/api/metrics", (500, {}, {...}))`) or by replacing the
-key it accepts.
+key it accepts; `down` answers 503 to everything (GET /api/ping included) and
+`metrics_delay` makes each snapshot POST slow.
 """
 
 from __future__ import annotations

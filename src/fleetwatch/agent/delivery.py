@@ -33,7 +33,7 @@ from collections.abc import Callable
 from fleetwatch.agent.buffer import DurableBuffer, Entry
 from fleetwatch.agent.hub_client import HubClient
 from fleetwatch.agent.remote_config import RemoteConfig
-from fleetwatch.agent.retry import PROBE_TIMEOUT_SECONDS, RetryClock, backoff_seconds, hub_is_back
+from fleetwatch.agent.retry import RetryClock, backoff_seconds
 from fleetwatch.agent.state import RuntimeState
 from fleetwatch.errors import TransportError
 from fleetwatch.protocol.agent_config import interval_seconds
@@ -127,7 +127,7 @@ class Sender:
         if self.retry.waiting(now):
             self.draining_since = None  # waiting is not draining
             if self.retry.probe_due(now):
-                self._probe()
+                self.retry.probe(self.client)
             else:  # backoff: only a stop interrupts
                 self.state.stop.wait(self.retry.wake_at() - now)
             return
@@ -267,19 +267,6 @@ class Sender:
         self.need_register = False
         self._contact()
         self.on_enrolled(server_id, api_key)
-
-    def _probe(self) -> None:
-        """`GET /api/ping` while backing off: is the hub back?"""
-        try:
-            status = self.client.probe(PROBE_TIMEOUT_SECONDS)
-        except TransportError:
-            self.retry.probe_failed()
-            return
-        if hub_is_back(status):
-            log.debug("GET /api/ping answered %d: trying the hub again now", status)
-            self.retry.probe_answered()
-        else:
-            self.retry.probe_failed()
 
     def _ping(self) -> None:
         try:

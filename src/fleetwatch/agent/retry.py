@@ -13,9 +13,15 @@ out without probes; they are the hub's own answer, not its absence.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
+
+from fleetwatch.agent.hub_client import HubClient
+from fleetwatch.errors import TransportError
+
+log = logging.getLogger("fleetwatch.agent.delivery")
 
 MAX_BACKOFF_SECONDS = 300.0
 #: the cap while snapshots wait in the buffer
@@ -84,14 +90,19 @@ class RetryClock:
         self.probe_at = math.inf
         self.throttled = throttled
 
-    def probe_answered(self) -> None:
-        """The probe says the hub is back: try again now."""
+    def probe(self, client: HubClient) -> None:
+        """`GET /api/ping`: when the hub is back, end the wait (the next attempt is now)."""
+        try:
+            status = client.probe(PROBE_TIMEOUT_SECONDS)
+        except TransportError:
+            status = None
+        if status is None or not hub_is_back(status):
+            self.probe_at = self._next_probe(time.monotonic())
+            return
+        log.debug("GET /api/ping answered %d: trying the hub again now", status)
         self.not_before = 0.0
         self.probe_at = math.inf
         self._after_probe = True
-
-    def probe_failed(self) -> None:
-        self.probe_at = self._next_probe(time.monotonic())
 
     def succeeded(self) -> None:
         self.failures = 0
