@@ -4,7 +4,8 @@ self-signed certificate made with `openssl req`, a stand-in collector and small 
 `ScriptedHub` behaves like a minimal fleetwatch hub (register, idempotent metrics by
 snapshot_id, live, ping, config poll) and records every request; a test makes it misbehave by
 queueing answers per path (`hub.script("/api/metrics", (500, {}, {...}))`) or by replacing the
-key it accepts.
+key it accepts; `down` answers 503 to everything (GET /api/ping included) and
+`metrics_delay` makes each snapshot POST slow.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class ScriptedHub:
     ) -> None:
         self.state = HubState()
         self.max_batch = 1000  # larger batches get 413
+        self.down = False  # True: every request gets 503 (a hub restarting behind a proxy)
+        self.metrics_delay = 0.0  # seconds each POST /api/metrics takes (a slow hub)
         self.requests: list[Request] = []
         self.scripts: dict[str, deque[Answer]] = {}
         self.lock = threading.Lock()
@@ -136,7 +139,12 @@ class ScriptedHub:
             return [s["snapshot_id"] for s in self.state.snapshots]
 
     def answer(self, req: Request) -> Answer:
+        if self.metrics_delay and req.path == "/api/metrics" and not self.down:
+            time.sleep(self.metrics_delay)
         with self.lock:
+            if self.down:
+                self.requests.append(req)
+                return 503, {}, {"error": {"code": "unavailable", "message": "hub restarting"}}
             self.requests.append(req)
             queued = self.scripts.get(req.path)
             if queued:

@@ -116,21 +116,43 @@ class DurableBuffer:
         self.dropped_total += dropped
         return dropped
 
-    def peek(self, limit: int, max_body_bytes: int) -> list[Entry]:
-        """The oldest entries, at most `limit` and about `max_body_bytes` of JSON (at least 1)."""
+    def peek(
+        self, limit: int, max_body_bytes: int, *, newest_after: int | None = None
+    ) -> list[Entry]:
+        """The oldest entries, at most `limit` and about `max_body_bytes` of JSON (at least 1).
+
+        With `newest_after`: when more than `limit` entries wait and the newest one's id is
+        above `newest_after`, the newest takes the batch's last place, after the oldest
+        `limit - 1` (a long backlog then does not hold a fresh snapshot back)."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, snapshot_id, body FROM pending ORDER BY id LIMIT ?", (limit,)
             ).fetchall()
+            newest = None
+            if newest_after is not None and self._count > limit:
+                newest = self._conn.execute(
+                    "SELECT id, snapshot_id, body FROM pending ORDER BY id DESC LIMIT 1"
+                ).fetchone()
+                if newest is None or newest[0] <= newest_after:
+                    newest = None
+                else:
+                    rows = rows[: limit - 1]
+        tail = [] if newest is None else [Entry(newest[0], newest[1], zlib.decompress(newest[2]))]
         entries: list[Entry] = []
-        total = 0
+        total = sum(len(e.body) for e in tail)
         for row_id, snapshot_id, blob in rows:
             body = zlib.decompress(blob)
-            if entries and total + len(body) > max_body_bytes:
+            if (entries or tail) and total + len(body) > max_body_bytes:
                 break
             entries.append(Entry(row_id, snapshot_id, body))
             total += len(body)
-        return entries
+        return entries + tail
+
+    def newest_id(self) -> int:
+        """The id of the newest entry (0 when empty); ids only grow."""
+        with self._lock:
+            row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM pending").fetchone()
+        return int(row[0])
 
     def delete(self, ids: list[int]) -> None:
         """Remove delivered entries."""

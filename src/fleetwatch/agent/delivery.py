@@ -10,8 +10,16 @@ configuration. Hub answers:
 * 413 / 400 / 422 — the batch is refused: split it; a single refused snapshot is dropped with
   an error line (it could never be delivered and must not block the rest);
 * 429 — wait for Retry-After;
-* 5xx, refused, timeout, TLS failure, anything else — exponential backoff with jitter (capped
-  at `MAX_BACKOFF_SECONDS`), the buffer keeps everything meanwhile.
+* 5xx, refused, timeout, TLS failure, anything else — exponential backoff with jitter, capped
+  at a few seconds while snapshots wait, with a `GET /api/ping` probe about once per interval
+  so a hub that is back gets the buffer at once (`retry.RetryClock`); the buffer keeps
+  everything meanwhile.
+
+A backlog longer than one batch is sent oldest first, batch after batch; once draining it has
+taken longer than one collection interval, each batch also carries the newest snapshot taken
+since the drain began, so a long replay does not hold fresh data back. On stop, the sender
+makes one last delivery attempt bounded by the stop deadline, even while it backs off (not
+while the hub's Retry-After runs).
 """
 
 from __future__ import annotations
@@ -25,15 +33,15 @@ from collections.abc import Callable
 from fleetwatch.agent.buffer import DurableBuffer, Entry
 from fleetwatch.agent.hub_client import HubClient
 from fleetwatch.agent.remote_config import RemoteConfig
+from fleetwatch.agent.retry import RetryClock, backoff_seconds
 from fleetwatch.agent.state import RuntimeState
 from fleetwatch.errors import TransportError
+from fleetwatch.protocol.agent_config import interval_seconds
 
 log = logging.getLogger("fleetwatch.agent.delivery")
 
 BATCH_MAX_SNAPSHOTS = 200
 BATCH_MAX_BYTES = 2 * 1024 * 1024  # JSON bytes before gzip
-MAX_BACKOFF_SECONDS = 300.0
-MIN_BACKOFF_SECONDS = 0.2
 MAX_RETRY_AFTER_SECONDS = 3600.0
 #: between deliveries, whatever the snapshot interval: the heartbeat's answer also says whether
 #: somebody watches this host on the hub (live on demand), which should start within seconds
@@ -43,12 +51,8 @@ MIN_CONFIG_POLL_SECONDS = 10.0
 CEILING_SECONDS = 600.0
 #: HTTP statuses that refuse the content itself: split the batch, drop a lone snapshot.
 REFUSED_CONTENT = frozenset({400, 413, 422})
-
-
-def backoff_seconds(failures: int, base_seconds: float, rng: random.Random) -> float:
-    """Delay after the n-th consecutive failure: base × 2^(n-1), capped, with 50 % jitter."""
-    delay = max(MIN_BACKOFF_SECONDS, base_seconds) * 2.0 ** min(failures - 1, 30)
-    return min(MAX_BACKOFF_SECONDS, delay) * rng.uniform(0.5, 1.0)
+#: the last attempt on stop needs at least this much time before the stop deadline
+MIN_FINAL_ATTEMPT_SECONDS = 0.2
 
 
 class Sender:
@@ -72,12 +76,16 @@ class Sender:
         self.rng = rng or random.Random()
         self.wake_event = threading.Event()
         self.need_register = not client.enrolled
-        self.failures = 0
+        self.retry = RetryClock(self.rng)
         self.rejections = 0
-        self.not_before = 0.0
         self.batch_limit = BATCH_MAX_SNAPSHOTS
         self.batch_ceiling = BATCH_MAX_SNAPSHOTS  # lowered by 413s, restored after a while
         self.ceiling_until = 0.0
+        #: a drain of more than one batch: when it started, the newest id it found, the
+        #: highest id delivered (entries above both were collected during the drain)
+        self.draining_since: float | None = None
+        self.fresh_after = 0
+        self.delivered_up_to = 0
         self.last_contact = time.monotonic()
         self.last_poll = -MIN_CONFIG_POLL_SECONDS
         self.polled_cycle = -1
@@ -116,13 +124,17 @@ class Sender:
 
     def _step(self) -> None:
         now = time.monotonic()
-        if now < self.not_before:
-            self.state.stop.wait(self.not_before - now)  # backoff: only a stop interrupts
+        if self.retry.waiting(now):
+            self.draining_since = None  # waiting is not draining
+            if self.retry.probe_due(now):
+                self.retry.probe(self.client)
+            else:  # backoff: only a stop interrupts
+                self.state.stop.wait(self.retry.wake_at() - now)
             return
         if self.need_register:
             self._register()
             return
-        entries = self.buffer.peek(self.batch_limit, BATCH_MAX_BYTES)
+        entries = self._next_batch(now)
         if entries:
             self._deliver(entries)
             return
@@ -137,32 +149,51 @@ class Sender:
         self.wake_event.wait(max(0.05, self.last_contact + heartbeat - now))
         self.wake_event.clear()
 
+    def _next_batch(self, now: float) -> list[Entry]:
+        """The oldest entries; in a drain that has lasted an interval, plus the newest snapshot
+        taken during the drain."""
+        if len(self.buffer) <= self.batch_limit:
+            self.draining_since = None
+            return self.buffer.peek(self.batch_limit, BATCH_MAX_BYTES)
+        if self.draining_since is None:
+            self.draining_since = now
+            self.fresh_after = self.buffer.newest_id()  # what is newer was taken meanwhile
+        if now - self.draining_since < interval_seconds(self.state.config):
+            return self.buffer.peek(self.batch_limit, BATCH_MAX_BYTES)
+        newest_after = max(self.fresh_after, self.delivered_up_to)
+        return self.buffer.peek(self.batch_limit, BATCH_MAX_BYTES, newest_after=newest_after)
+
     def _final_flush(self) -> None:
-        """On stop: deliver what is buffered unless the hub is failing; bounded in time."""
-        if self.need_register or time.monotonic() < self.not_before:
-            return  # the hub is failing: the buffer keeps everything for the next start
-        while time.monotonic() < self.state.stop_deadline:
+        """On stop: deliver what is buffered, within the stop deadline. A backoff does not
+        prevent this last attempt (the hub may be back); the hub's Retry-After does."""
+        if self.need_register or (self.retry.throttled and self.retry.waiting(time.monotonic())):
+            return  # the buffer keeps everything for the next start
+        while True:
+            remaining = self.state.stop_deadline - time.monotonic()
+            if remaining < MIN_FINAL_ATTEMPT_SECONDS:
+                return
             entries = self.buffer.peek(self.batch_limit, BATCH_MAX_BYTES)
-            if not entries or not self._deliver(entries):
+            if not entries or not self._deliver(entries, remaining):
                 return
 
     # --- outcomes ------------------------------------------------------------------------
 
     def _contact(self) -> None:
         self.last_contact = time.monotonic()
-        if self.failures:
+        if self.retry.failures:
             log.info(
                 "the hub answers again; %d snapshot(s) waiting in the buffer", len(self.buffer)
             )
-        self.failures = 0
+        self.retry.succeeded()
 
-    def _deliver(self, entries: list[Entry]) -> bool:
+    def _deliver(self, entries: list[Entry], timeout_seconds: float | None = None) -> bool:
         try:
-            result = self.client.send_batch([e.body for e in entries])
+            result = self.client.send_batch([e.body for e in entries], timeout_seconds)
         except TransportError as exc:
             self._delivery_failed(exc, entries)
             return False
         self.buffer.delete([e.id for e in entries])
+        self.delivered_up_to = max(self.delivered_up_to, entries[-1].id)
         self._contact()
         self.rejections = 0
         self.delivered_total += result.stored
@@ -193,17 +224,19 @@ class Sender:
             self._failed(exc, f"{len(self.buffer)} snapshot(s) kept in the buffer")
 
     def _failed(self, exc: TransportError, consequence: str) -> None:
-        self.failures += 1
-        delay = backoff_seconds(self.failures, self._retry_delay(), self.rng)
-        self.not_before = time.monotonic() + delay
-        log.warning("%s; %s; retry %d in %.1f s", exc, consequence, self.failures, delay)
+        if self.state.stop.is_set():  # the last attempt on stop
+            log.warning("%s; %s until the next start", exc, consequence)
+            return
+        interval = interval_seconds(self.state.config)
+        delay = self.retry.failed(self._retry_delay(), len(self.buffer) > 0, interval)
+        log.warning("%s; %s; retry %d in %.1f s", exc, consequence, self.retry.failures, delay)
 
     def _throttled(self, exc: TransportError) -> None:
         delay = exc.retry_after_seconds
         if delay is None:
-            delay = backoff_seconds(self.failures + 1, self._retry_delay(), self.rng)
+            delay = backoff_seconds(self.retry.failures + 1, self._retry_delay(), self.rng)
         delay = min(MAX_RETRY_AFTER_SECONDS, delay)
-        self.not_before = time.monotonic() + delay
+        self.retry.hold(delay, throttled=True)
         log.warning("the hub asks to slow down (429): waiting %.1f s as told", delay)
 
     def _key_rejected(self, exc: TransportError) -> None:
@@ -215,8 +248,7 @@ class Sender:
         )
         self.need_register = True
         if self.rejections > 1:
-            delay = backoff_seconds(self.rejections - 1, self._retry_delay(), self.rng)
-            self.not_before = time.monotonic() + delay
+            self.retry.hold(backoff_seconds(self.rejections - 1, self._retry_delay(), self.rng))
 
     def _retry_delay(self) -> float:
         return float(self.state.config["retry_delay_seconds"])

@@ -52,8 +52,8 @@ class Http11Connection:
     def connected(self) -> bool:
         return self._sock is not None
 
-    def _connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout_seconds)
+    def _connect(self, timeout: float) -> None:
+        sock = socket.create_connection((self.host, self.port), timeout)
         try:
             if self.tls is not None:
                 sock = self.tls().wrap_socket(sock, server_hostname=self.host)
@@ -72,12 +72,22 @@ class Http11Connection:
         self._sock = self._rfile = None
 
     def request(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """Send one request and read the whole answer: (status, lower-case headers, body)."""
+        """Send one request and read the whole answer: (status, lower-case headers, body).
+
+        `timeout` (seconds, default `timeout_seconds`) bounds the connect and each socket
+        operation of this request."""
+        limit = self.timeout_seconds if timeout is None else timeout
         if self._sock is None:
-            self._connect()
+            self._connect(limit)
         assert self._sock is not None
+        self._sock.settimeout(limit)
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host_header}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if body is not None or method in ("POST", "PUT", "PATCH"):

@@ -115,10 +115,16 @@ class HubClient:
         self.server_id, self.api_key = server_id, api_key
         return server_id, api_key
 
-    def send_batch(self, bodies: list[bytes]) -> Delivery:
+    def send_batch(self, bodies: list[bytes], timeout_seconds: float | None = None) -> Delivery:
         """`POST /api/metrics` with `{"snapshots": [...]}` built from ready JSON documents."""
         payload = b'{"snapshots":[' + b",".join(bodies) + b"]}"
-        resp = self.conn.request("POST", "/api/metrics", payload, authorization=self._auth())
+        resp = self.conn.request(
+            "POST",
+            "/api/metrics",
+            payload,
+            authorization=self._auth(),
+            timeout_seconds=timeout_seconds,
+        )
         data = check(resp, f"sending {len(bodies)} snapshot(s)").json()
         self._answer(data)
         stored = data.get("stored", len(bodies)) if isinstance(data, dict) else len(bodies)
@@ -135,6 +141,13 @@ class HubClient:
         """`POST /api/ping`: the heartbeat between cycles."""
         resp = self.conn.request("POST", "/api/ping", b"{}", authorization=self._auth())
         self._answer(_lenient_json(check(resp, "ping")))
+
+    def probe(self, timeout_seconds: float) -> int:
+        """`GET /api/ping` (no authentication, no body): the HTTP status of the hub's answer.
+
+        The cheap "is the hub back?" question of a backing-off sender; raises `TransportError`
+        only when no answer came (refused, timeout, TLS failure)."""
+        return self.conn.request("GET", "/api/ping", timeout_seconds=timeout_seconds).status
 
     def fetch_config(self) -> PendingConfig | None:
         """`GET /api/config/{server_id}`: the pushed configuration, or None when nothing waits."""

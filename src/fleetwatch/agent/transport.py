@@ -127,8 +127,12 @@ class HubConnection:
         payload: bytes | None = None,
         *,
         authorization: str | None = None,
+        timeout_seconds: float | None = None,
     ) -> Response:
-        """Send one request (`payload` is JSON bytes); any answer is returned, even 4xx/5xx."""
+        """Send one request (`payload` is JSON bytes); any answer is returned, even 4xx/5xx.
+
+        `timeout_seconds` shortens the connection's timeout for this request (a probe, the
+        last attempt of a stopping agent)."""
         headers = {"User-Agent": f"fleetwatch-agent/{__version__}", "Accept": "application/json"}
         if authorization:
             headers["Authorization"] = authorization
@@ -139,15 +143,20 @@ class HubConnection:
                 body = gzip.compress(payload, 6)
                 headers["Content-Encoding"] = "gzip"
         with self._lock:
-            return self._send_locked(method, self.prefix + path, body, headers)
+            return self._send_locked(method, self.prefix + path, body, headers, timeout_seconds)
 
     def _send_locked(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float | None,
     ) -> Response:
         for attempt in (1, 2):
             reused = self._conn.connected
             try:
-                status, headers_out, data = self._conn.request(method, path, body, headers)
+                status, headers_out, data = self._conn.request(method, path, body, headers, timeout)
             except (ConnectionClosed, ConnectionResetError, BrokenPipeError) as exc:
                 self._conn.close()
                 if reused and attempt == 1:

@@ -41,7 +41,14 @@ KEYS: tuple[Key, ...] = (
     Key("live_retention_minutes", "int", 30, "How long the hub keeps live samples.", 1, 1440),
     Key("log_file", "str", "agent.log", "Log file; relative to the config file's folder."),
     Key("retry_attempts", "int", 3, "Attempts per send before buffering.", 0, 100),
-    Key("retry_delay_seconds", "float", 10, "Base delay of the exponential backoff.", 0, 3600),
+    Key(
+        "retry_delay_seconds",
+        "float",
+        10,
+        "Base delay of the retry backoff (at most 5 s while snapshots wait).",
+        0,
+        3600,
+    ),
     Key("verify_ssl", "bool", True, "Verify the hub's TLS certificate."),
     Key("offline_buffer_max", "int", 100, "Kept for seed-001 configs; see buffer_max_bytes.", 0),
     # fleetwatch additions

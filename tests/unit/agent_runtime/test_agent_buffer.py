@@ -35,6 +35,23 @@ def test_peek_respects_byte_budget_but_returns_at_least_one(tmp_path: Path) -> N
     assert len(buf.peek(10, 4500)) == 2
 
 
+def test_peek_newest_after_puts_a_fresh_entry_last_in_a_backlog_batch(tmp_path: Path) -> None:
+    buf = DurableBuffer(tmp_path / "b.db", 10**9)
+    for i in range(6):
+        buf.append(f"s{i}", body(i, pad=1000))
+    ids = [e.id for e in buf.peek(10, 10**9)]
+    # more waiting than fits: the oldest, then the newest (when newer than the given id)
+    assert [e.snapshot_id for e in buf.peek(3, 10**9, newest_after=ids[3])] == ["s0", "s1", "s5"]
+    assert [e.snapshot_id for e in buf.peek(3, 10**9, newest_after=ids[5])] == ["s0", "s1", "s2"]
+    assert [e.snapshot_id for e in buf.peek(1, 10**9, newest_after=0)] == ["s5"]
+    # the byte budget keeps room for the newest; at most `limit` and never fewer than one
+    assert [e.snapshot_id for e in buf.peek(4, 4500, newest_after=0)] == ["s0", "s5"]
+    assert [e.snapshot_id for e in buf.peek(4, 1, newest_after=0)] == ["s5"]
+    # everything fits: plain FIFO
+    assert len(buf.peek(10, 10**9, newest_after=0)) == 6
+    assert buf.newest_id() == ids[5]
+
+
 def test_bound_drops_oldest_and_counts(tmp_path: Path) -> None:
     buf = DurableBuffer(tmp_path / "b.db", 6000)
     dropped = sum(buf.append(f"s{i}", body(i, pad=1000)) for i in range(10))

@@ -155,6 +155,25 @@ def test_5xx_backs_off_exponentially(tmp_path: Path) -> None:
         assert "retry 4 in" in logged and "kept in the buffer" in logged
 
 
+def test_hub_that_answers_pings_but_refuses_snapshots_is_paced_by_the_backoff(
+    tmp_path: Path,
+) -> None:
+    with ScriptedHub() as hub:
+        cfg = enrolled_config(tmp_path, hub, retry_delay_seconds=10)
+        err = (503, {}, {"error": {"message": "store unavailable"}})
+        hub.script("/api/metrics", *[err] * 50)
+        with running(cfg):
+            wait_for(lambda: hub.requests_to("/api/metrics"), what="a first attempt")
+            time.sleep(8)
+            attempts = len(hub.requests_to("/api/metrics"))
+        # GET /api/ping says "up" each second, but after one such false hope the backoff
+        # (2.5-5 s, capped while snapshots wait) paces the attempts: not one per probe
+        assert 2 <= attempts <= 5, attempts
+        probes = [r for r in hub.requests_to("/api/ping") if r.method == "GET"]
+        assert 1 <= len(probes) <= 3
+        assert "retry 2 in" in log_text(tmp_path)
+
+
 def test_refused_then_hub_appears_everything_arrives_once_in_order(tmp_path: Path) -> None:
     port = free_port()
     cfg = write_config(
