@@ -13,9 +13,9 @@ import pytest
 from rich.console import Console
 
 from factories import make_disk, make_snapshot
-from fleetwatch.agent.top_alerts import CRITICAL, WARNING, Threshold, evaluate
-from fleetwatch.agent.top_format import bar, human_bytes, human_duration
-from fleetwatch.agent.top_view import render_frame
+from fleetwatch.agent.top.alerts import CRITICAL, WARNING, Threshold, evaluate
+from fleetwatch.agent.top.format import bar, human_bytes, human_duration
+from fleetwatch.agent.top.view import render_frame
 
 
 def run_top(*args: str, columns: int = 140) -> subprocess.CompletedProcess[str]:

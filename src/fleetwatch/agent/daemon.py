@@ -42,7 +42,7 @@ from fleetwatch.agent.logsetup import AgentLogging, resolve_path
 from fleetwatch.agent.reload import ConfigWatcher
 from fleetwatch.agent.remote_config import RemoteConfig
 from fleetwatch.agent.state import RuntimeState
-from fleetwatch.agent.status_link import StatusLink
+from fleetwatch.agent.status.link import StatusLink
 from fleetwatch.agent.transport import HubConnection
 from fleetwatch.protocol.agent_config import interval_seconds
 

@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
 
 def _listen_address(args: argparse.Namespace, config: dict[str, Any]) -> tuple[str, int]:
-    from fleetwatch.agent.status_server import is_loopback, parse_listen
+    from fleetwatch.agent.status.server import is_loopback, parse_listen
     from fleetwatch.errors import ConfigError
 
     if args.listen:
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from fleetwatch.agent.config import load_config
     from fleetwatch.agent.reload import ConfigWatcher
     from fleetwatch.agent.snapshot import SnapshotCollector
-    from fleetwatch.agent.status_server import DEFAULT_INTERVAL_SECONDS, StatusServer
+    from fleetwatch.agent.status.server import DEFAULT_INTERVAL_SECONDS, StatusServer
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

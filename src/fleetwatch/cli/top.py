@@ -65,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
     from fleetwatch.agent.config import load_config
     from fleetwatch.agent.snapshot import SnapshotCollector
-    from fleetwatch.agent.status_tree import stats_of
-    from fleetwatch.agent.top_alerts import evaluate
-    from fleetwatch.agent.top_view import render_frame
+    from fleetwatch.agent.status.tree import stats_of
+    from fleetwatch.agent.top.alerts import evaluate
+    from fleetwatch.agent.top.view import render_frame
 
     path = Path(args.config) if args.config else None
     collector = SnapshotCollector(load_config(path, must_exist=path is not None))
@@ -101,7 +101,7 @@ def run_hub(args: argparse.Namespace) -> int:
     from rich.live import Live
     from rich.text import Text
 
-    from fleetwatch.agent.top_view import render_frame
+    from fleetwatch.agent.top.view import render_frame
     from fleetwatch.cli.export import read_token
     from fleetwatch.cli.top_hub import HubView
     from fleetwatch.errors import ConfigError, TransportError

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleetwatch.agent.top_alerts import CRITICAL, WARNING, LocalAlert
-from fleetwatch.agent.top_format import human_duration
+from fleetwatch.agent.top.alerts import CRITICAL, WARNING, LocalAlert
+from fleetwatch.agent.top.format import human_duration
 from fleetwatch.errors import ConfigError, TransportError
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from factories import make_snapshot
-from fleetwatch.agent.status_metrics import render_metrics
-from fleetwatch.agent.status_tree import build_tree
+from fleetwatch.agent.status.metrics import render_metrics
+from fleetwatch.agent.status.tree import build_tree
 
 DOC = (Path(__file__).parents[3] / "docs" / "agent.md").read_text()
 

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from factories import make_interface, make_snapshot
-from fleetwatch.agent.status_server import StatusServer, is_loopback, parse_listen
+from fleetwatch.agent.status.server import StatusServer, is_loopback, parse_listen
 from fleetwatch.errors import ConfigError, FleetwatchError
 
 
@@ -252,7 +252,7 @@ def test_serving_imports_stay_light() -> None:
         "import sys\n"
         "from fleetwatch.cli.main import build_parser\n"
         "build_parser('agent')\n"
-        "import fleetwatch.agent.status_server, fleetwatch.agent.snapshot\n"
+        "import fleetwatch.agent.status.server, fleetwatch.agent.snapshot\n"
         "heavy = ('http.server', 'http.client', 'email', 'ssl', 'asyncio', 'rich', 'pydantic')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )

@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from factories import make_disk, make_interface, make_snapshot
 from fleetwatch.agent.exposition import Exposition, escape_label_value, format_value
-from fleetwatch.agent.status_metrics import render_metrics
+from fleetwatch.agent.status.metrics import render_metrics
 
 NASTY = ["plain", 'with "quotes"', "back\\slash", "new\nline", 'all \\"\n\\n', "ünïcödé ✓", ""]
 UNITS = ("_bytes", "_seconds", "_total", "_ratio", "_celsius", "_hertz", "_watts", "_rpm", "_info")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from factories import make_disk, make_interface, make_snapshot, make_watched_instance
-from fleetwatch.agent.status_tree import build_tree, disk_key, explain_missing, lookup, split_path
+from fleetwatch.agent.status.tree import build_tree, disk_key, explain_missing, lookup, split_path
 from fleetwatch.errors import StatusPathError
 
 

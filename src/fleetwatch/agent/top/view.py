@@ -17,9 +17,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from fleetwatch.agent import top_details
-from fleetwatch.agent.top_alerts import CRITICAL, DEFAULT_THRESHOLDS, LocalAlert
-from fleetwatch.agent.top_format import bar, human_bytes, human_duration, human_rate, section_table
+from fleetwatch.agent.top import details
+from fleetwatch.agent.top.alerts import CRITICAL, DEFAULT_THRESHOLDS, LocalAlert
+from fleetwatch.agent.top.format import bar, human_bytes, human_duration, human_rate, section_table
 
 COMPACT_PROCESSES = 5
 DETAILED_PROCESSES = 15
@@ -184,11 +184,11 @@ def render_frame(
     ]
     if detailed:
         parts += [
-            top_details.watched(snapshot),
-            top_details.services(snapshot),
-            top_details.sensors(metrics),
-            top_details.gpus(snapshot),
-            top_details.containers(snapshot),
+            details.watched(snapshot),
+            details.services(snapshot),
+            details.sensors(metrics),
+            details.gpus(snapshot),
+            details.containers(snapshot),
         ]
     parts += [_alerts(alerts), Text(footer) if footer else _statistics(snapshot, stats)]
     return Group(*(p for p in parts if p is not None))

@@ -1,6 +1,6 @@
 """The local status endpoint (A11): the latest snapshot over loopback HTTP.
 
-Standard library only (`socketserver` via `status_http`, `json`, `threading`). One background
+Standard library only (`socketserver` via `status.http`, `json`, `threading`). One background
 thread collects a snapshot every interval; request handlers only read the latest one, so a
 scrape never triggers a collection and never waits for one. The tree and the Prometheus text
 of a snapshot are built at most once, on first request. Routes:
@@ -24,9 +24,9 @@ from urllib.parse import unquote, urlsplit
 
 from fleetwatch import __version__
 from fleetwatch.agent.exposition import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from fleetwatch.agent.status_http import HttpServer, Request, Response
-from fleetwatch.agent.status_metrics import render_metrics
-from fleetwatch.agent.status_tree import (
+from fleetwatch.agent.status.http import HttpServer, Request, Response
+from fleetwatch.agent.status.metrics import render_metrics
+from fleetwatch.agent.status.tree import (
     Tree,
     build_tree,
     explain_missing,

@@ -8,7 +8,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from fleetwatch.agent.top_alerts import CRITICAL, Threshold
+from fleetwatch.agent.top.alerts import CRITICAL, Threshold
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import RenderableType
 from rich.text import Text
 
-from fleetwatch.agent.top_format import human_bytes, section_table
+from fleetwatch.agent.top.format import human_bytes, section_table
 
 
 def watched(snapshot: Mapping[str, Any]) -> RenderableType | None:

@@ -1,5 +1,5 @@
 """Serving the daemon's own snapshots on the local status endpoint (A11) when `status_listen`
-is set. The status server (`status_server.StatusServer`) gets a source that returns the
+is set. The status server (`status.server.StatusServer`) gets a source that returns the
 daemon's latest snapshot, so the endpoint never triggers a second collection. A change of
 `status_listen` (hot reload) restarts the server on the new address.
 """
@@ -48,7 +48,7 @@ class StatusLink:
                 self._start(listen)
 
     def _start(self, listen: str) -> None:
-        from fleetwatch.agent.status_server import StatusServer, is_loopback, parse_listen
+        from fleetwatch.agent.status.server import StatusServer, is_loopback, parse_listen
 
         assert self._source is not None
         try:
