@@ -32,6 +32,7 @@ from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api.fastpath import HubApp
 from fleetwatch.hub.api.responses import JSONResponse
+from fleetwatch.hub.bridge import PgBridge, start_bridge
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.services import alerts as alert_service
@@ -112,12 +113,14 @@ def create_app(
         singletons = _Singletons(ctx)
         lock = leader.lock_for(db)
         election: asyncio.Task[None] | None = None
+        bridge: PgBridge | None = None
         try:
             password = None if ingest_worker else await user_accounts.ensure_first_admin(ctx)
             if password is not None:  # shown once, on the console only (never in log files)
                 url = f"http://{settings.host}:{settings.port}"
                 print(user_accounts.first_admin_banner(password, url), file=sys.stderr, flush=True)
             await alert_service.start_alerts(ctx)
+            bridge = None if ingest_worker else await start_bridge(ctx)
             # The first try happens before serving, so a lone hub evaluates its first snapshot.
             leading = False if ingest_worker else await asyncio.to_thread(lock.try_acquire)
             if leading:
@@ -147,6 +150,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await election  # stops the singleton jobs, then releases the lock
             await singletons.stop()
+            if bridge is not None:
+                await bridge.stop()
             lock.release()
             await alert_service.stop_alerts(ctx)
             db.close()
