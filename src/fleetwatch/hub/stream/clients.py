@@ -41,7 +41,8 @@ class StreamClient:
         self.full_since: float | None = None
         self.dropped = 0
         self.sent = 0
-        self.kicked: asyncio.Event = asyncio.Event()
+        #: set (a plain future, no task) when the broker drops the client
+        self.kicked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.kick_reason = ""
 
     def offer(self, message: str, now: float | None = None) -> bool:
@@ -69,7 +70,7 @@ class StreamClient:
             return
         if self.full_since is None:
             self.full_since = now
-        elif now - self.full_since >= self.limits.slow_seconds and not self.kicked.is_set():
+        elif now - self.full_since >= self.limits.slow_seconds and not self.kicked.done():
             self.kick(
                 f"your queue stayed full for {self.limits.slow_seconds:g} s "
                 f"({self.dropped} messages dropped); read faster or subscribe to less"
@@ -88,7 +89,8 @@ class StreamClient:
 
     def kick(self, reason: str) -> None:
         self.kick_reason = reason
-        self.kicked.set()
+        if not self.kicked.done():
+            self.kicked.set_result(reason)
 
     async def send_loop(self, send: Send) -> None:
         """Write queued messages to the socket, in order, until cancelled."""

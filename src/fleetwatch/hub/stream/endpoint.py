@@ -141,13 +141,12 @@ async def stream(websocket: WebSocket) -> None:
     client = StreamClient(principal, broker.limits)
     client.reply(messages.encode({"type": "connection", "status": "connected"}))
     broker.add(client)
-    tasks = [
+    tasks: list[asyncio.Future[Any]] = [
         asyncio.create_task(client.send_loop(websocket.send_text)),
         asyncio.create_task(_read(websocket, broker, client)),
-        asyncio.create_task(client.kicked.wait()),
     ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([*tasks, client.kicked], return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
@@ -155,7 +154,7 @@ async def stream(websocket: WebSocket) -> None:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
         await broker.remove(client)
-    if client.kicked.is_set():
+    if client.kicked.done():
         log.info("stream: dropped slow client %s (%s)", client.id, principal.name)
         client.drop_pending()
         client.reply(messages.error("slow_consumer", client.kick_reason))
