@@ -2,17 +2,16 @@
 
 Every hub process on PostgreSQL runs one `PgBridge`. It takes this process's own events off the
 local bus (`SnapshotCommitted`, `Relayed` from its ingest workers, `AlertsChanged` from the
-alert engine when it leads) and, every `FLUSH_SECONDS`, sends what gathered as `NOTIFY` on one
-channel per database and schema (parallel test schemas never hear each other). Payloads are
-ids, not data (`{"o": origin, "s": [row ids]}`; alert transitions are small and go whole):
-readers fetch rows from the store, so a notification stays far below PostgreSQL's 8000-byte
-limit and the database holds the truth. Notifications from other processes come back as
-`RemoteCommitted` / `AlertsChanged` on the local bus; a process ignores its own (`origin`).
+alert engine when it leads, `SettingsChanged`) and, every `FLUSH_SECONDS`, sends what gathered
+as `NOTIFY` on one channel per database and schema (parallel test schemas never hear each
+other). Payloads are ids, not data (`{"o": origin, "s": {server id: [row ids]}}`; alert
+transitions are small and go whole): readers fetch rows from the store, so a notification stays
+below PostgreSQL's 8000-byte limit and the database holds the truth. Notifications from other
+processes come back on the local bus as `RemoteCommitted`, `AlertsChanged`, `SettingsChanged`;
+a process ignores its own (`origin`).
 
 SQLite (one machine, `make run`) needs none of this: ingest workers already relay to the hub
-process. Why NOTIFY and not Redis or NATS: it needs nothing beyond the database the replicas
-already share, and at one NOTIFY per 50 ms batch it costs the database ~0.1 ms per batch
-(docs/architecture.md, bench/stream.py).
+process. Why NOTIFY and not Redis or NATS: docs/architecture.md ("The event bus").
 """
 
 from __future__ import annotations
@@ -30,12 +29,20 @@ import psycopg
 from psycopg import sql
 
 from fleetwatch.hub.alerts.feed import Relayed
-from fleetwatch.hub.events import AlertsChanged, EventBus, RemoteCommitted, SnapshotCommitted
+from fleetwatch.hub.events import (
+    AlertsChanged,
+    EventBus,
+    RemoteCommitted,
+    SettingsChanged,
+    SnapshotCommitted,
+)
 
 log = logging.getLogger("fleetwatch.hub.bridge")
 FLUSH_SECONDS = 0.05
 #: ids per notification (each ~8 bytes of JSON: well under the 8000-byte payload limit)
-IDS_PER_NOTIFY = 700
+IDS_PER_NOTIFY = 600
+#: estimated bytes of rows per notification (the limit is 8000)
+PAYLOAD_BUDGET = 7000
 ALERTS_PER_NOTIFY = 5
 RECONNECT_SECONDS = 2.0
 
@@ -57,12 +64,31 @@ def conninfo(database_url: str) -> str:
     return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def payloads(origin: str, row_ids: list[int], alerts: list[dict[str, Any]]) -> list[str]:
-    out = []
-    for i in range(0, len(row_ids), IDS_PER_NOTIFY):
-        out.append(orjson.dumps({"o": origin, "s": row_ids[i : i + IDS_PER_NOTIFY]}).decode())
+def payloads(
+    origin: str,
+    rows: dict[str, list[int]],
+    alerts: list[dict[str, Any]],
+    settings: list[str],
+) -> list[str]:
+    """Notifications for one batch: rows grouped by server, each under the 8000-byte limit."""
+    out: list[str] = []
+    chunk: dict[str, list[int]] = {}
+    size = 0
+    for server_id, ids in rows.items():
+        for i in range(0, len(ids), IDS_PER_NOTIFY):
+            part = ids[i : i + IDS_PER_NOTIFY]
+            cost = len(server_id) + 6 + 11 * len(part)
+            if chunk and size + cost > PAYLOAD_BUDGET:
+                out.append(orjson.dumps({"o": origin, "s": chunk}).decode())
+                chunk, size = {}, 0
+            chunk.setdefault(server_id, []).extend(part)
+            size += cost
+    if chunk:
+        out.append(orjson.dumps({"o": origin, "s": chunk}).decode())
     for i in range(0, len(alerts), ALERTS_PER_NOTIFY):
         out.append(orjson.dumps({"o": origin, "a": alerts[i : i + ALERTS_PER_NOTIFY]}).decode())
+    if settings:
+        out.append(orjson.dumps({"o": origin, "c": sorted(set(settings))[:100]}).decode())
     return [p for p in out if len(p.encode()) < 8000]
 
 
@@ -74,7 +100,8 @@ class PgBridge:
         self.origin = uuid.uuid4().hex[:12]
         self.sent = 0
         self.received = 0
-        self._sub = bus.subscribe("bridge", (SnapshotCommitted, Relayed, AlertsChanged), 100_000)
+        types = (SnapshotCommitted, Relayed, AlertsChanged, SettingsChanged)
+        self._sub = bus.subscribe("bridge", types, 100_000)
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = asyncio.Event()
 
@@ -92,17 +119,20 @@ class PgBridge:
                 await task
         self.bus.unsubscribe(self._sub)
 
-    def _take(self) -> tuple[list[int], list[dict[str, Any]]]:
-        row_ids: list[int] = []
+    def _take(self) -> list[str]:
+        rows: dict[str, list[int]] = {}
         alerts: list[dict[str, Any]] = []
+        settings: list[str] = []
         for event in self._sub.drain(100_000):
             if isinstance(event, SnapshotCommitted):
-                row_ids.append(event.row_id)
+                rows.setdefault(event.server_id, []).append(event.row_id)
             elif isinstance(event, Relayed):
-                row_ids.extend(row[0] for row in event.rows)
+                rows.setdefault(event.server_id, []).extend(row[0] for row in event.rows)
             elif isinstance(event, AlertsChanged) and not isinstance(event, _Echo):
                 alerts.extend({"k": e.kind, "a": dict(e.alert)} for e in event.events)
-        return row_ids, alerts
+            elif isinstance(event, SettingsChanged) and not isinstance(event, _EchoSettings):
+                settings.extend(event.keys)
+        return payloads(self.origin, rows, alerts, settings)
 
     async def _send_loop(self) -> None:
         query = sql.SQL("SELECT pg_notify({}, %s)").format(sql.Literal(self.channel))
@@ -111,8 +141,7 @@ class PgBridge:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as c:
                     while True:
                         await asyncio.sleep(FLUSH_SECONDS)
-                        row_ids, alerts = self._take()
-                        for payload in payloads(self.origin, row_ids, alerts):
+                        for payload in self._take():
                             await c.execute(query, (payload,))
                             self.sent += 1
             except (psycopg.Error, OSError) as exc:
@@ -141,9 +170,14 @@ class PgBridge:
         if not isinstance(message, dict) or message.get("o") == self.origin:
             return
         self.received += 1
-        ids = message.get("s")
-        if isinstance(ids, list):
-            self.bus.publish(RemoteCommitted(tuple(int(i) for i in ids if isinstance(i, int))))
+        rows = message.get("s")
+        if isinstance(rows, dict):
+            ids = tuple(i for v in rows.values() if isinstance(v, list) for i in v
+                        if isinstance(i, int))  # fmt: skip
+            self.bus.publish(RemoteCommitted(ids, tuple(str(k) for k in rows)))
+        keys = message.get("c")
+        if isinstance(keys, list):
+            self.bus.publish(_EchoSettings(tuple(str(k) for k in keys)))
         alerts = message.get("a")
         if isinstance(alerts, list):
             events = tuple(RemoteAlert(str(a.get("k")), dict(a.get("a") or {})) for a in alerts)
@@ -152,6 +186,10 @@ class PgBridge:
 
 class _Echo(AlertsChanged):
     """Alert transitions that came from another process (never sent on again)."""
+
+
+class _EchoSettings(SettingsChanged):
+    """A settings change another process made (never sent on again)."""
 
 
 BRIDGE_KEY = "events.bridge"

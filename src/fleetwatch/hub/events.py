@@ -133,6 +133,14 @@ class RemoteCommitted:
     """Snapshot rows another hub process or replica committed (`bridge.py`): read them back."""
 
     row_ids: tuple[int, ...]
+    server_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SettingsChanged:
+    """Dashboard settings were changed (`services/settings.py`; `keys` = the names changed)."""
+
+    keys: tuple[str, ...]
 
 
 class AlertChangeView(Protocol):

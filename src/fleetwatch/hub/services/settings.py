@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import Connection, delete, insert, select
 
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.events import EventBus, SettingsChanged
 from fleetwatch.hub.services.audit import record_audit
 from fleetwatch.hub.store import tables
 
@@ -191,4 +192,6 @@ async def update_settings(
 
     value = await ctx.db.write(job)
     ctx.extras[_CACHE_KEY] = (time.monotonic(), value)
+    bus: EventBus = ctx.extras.setdefault("events", EventBus())
+    bus.publish(SettingsChanged(tuple(sorted(changes))))
     return value

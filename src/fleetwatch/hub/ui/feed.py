@@ -29,7 +29,13 @@ from typing import Any
 
 from fleetwatch.hub.alerts.feed import Relayed
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.events import EventBus, SnapshotCommitted, Subscription
+from fleetwatch.hub.events import (
+    EventBus,
+    RemoteCommitted,
+    SettingsChanged,
+    SnapshotCommitted,
+    Subscription,
+)
 from fleetwatch.hub.services import dashboard
 from fleetwatch.hub.ui import cards
 
@@ -142,7 +148,8 @@ class FleetFeed:
         self._listeners[key] = (listener, wants)
         if self._task is None:
             bus: EventBus = self.ctx.extras.setdefault("events", EventBus())
-            types = (SnapshotCommitted, Relayed)  # this process's snapshots, its workers'
+            # this process's snapshots, its workers', other replicas'; settings changes
+            types = (SnapshotCommitted, Relayed, RemoteCommitted, SettingsChanged)
             self._sub = bus.subscribe("dashboard", types, maxsize=20_000)
             self._dropped = 0
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -173,7 +180,14 @@ class FleetFeed:
 
     async def _tick(self) -> None:
         sub = self._sub
-        ids = {e.server_id for e in sub.drain(sub.queue.maxsize)} if sub else set()
+        ids: set[str] = set()
+        for event in sub.drain(sub.queue.maxsize) if sub else ():
+            if isinstance(event, RemoteCommitted):
+                ids.update(event.server_ids)
+            elif isinstance(event, SettingsChanged):
+                self._loaded_at = 0.0  # thresholds, offline limit: re-read the whole fleet
+            else:
+                ids.add(event.server_id)
         dropped = sub is not None and sub.dropped != self._dropped
         if sub is not None:
             self._dropped = sub.dropped
