@@ -46,7 +46,7 @@ class Disk(Wire):
 
 
 class NetworkTotals(Wire):
-    """All interfaces summed (seed-001 keys are cumulative counters) plus rates and errors."""
+    """All interfaces but loopback summed (seed-001 keys are cumulative counters), rates, errors."""
 
     bytes_sent: NonNegInt = 0
     bytes_recv: NonNegInt = 0

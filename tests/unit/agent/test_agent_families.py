@@ -126,7 +126,7 @@ def test_network_interfaces_filter_and_rates() -> None:
     collector = NetworkCollector(fake, clock=clock)
     warnings: list[str] = []
     totals, interfaces = collector.collect(["eth0", "wlan9"], warnings.append)
-    assert totals["bytes_sent"] == 1007 and totals["bytes_recv_per_sec"] is None
+    assert totals["bytes_sent"] == 1000 and totals["bytes_recv_per_sec"] is None  # lo left out
     assert [i["name"] for i in interfaces] == ["eth0"]
     assert interfaces[0]["errin"] == 1 and interfaces[0]["dropout"] == 4
     assert warnings == ["network: watched interface wlan9 not found"]
@@ -142,3 +142,30 @@ def test_network_interfaces_filter_and_rates() -> None:
     totals, interfaces = collector.collect([], warnings.append)
     assert interfaces[0]["bytes_sent_per_sec"] is None
     assert totals["bytes_sent_per_sec"] is None
+
+
+def test_host_totals_leave_out_loopback_but_list_it() -> None:
+    """The agent's own traffic to a hub on the same host (on `lo`) is not host traffic (26.2)."""
+    counters = {
+        "eth0": NetIO(100, 200, 1, 2, 0, 0, 0, 0),
+        "lo": NetIO(9000, 9000, 90, 90, 0, 0, 0, 0),
+        "Loopback Pseudo-Interface 1": NetIO(500, 500, 5, 5, 0, 0, 0, 0),
+        "lo-flagged": NetIO(700, 700, 7, 7, 0, 0, 0, 0),
+    }
+    Stat = namedtuple("Stat", "isup duplex speed mtu flags")
+    stats = {"lo-flagged": Stat(True, 0, 0, 65536, "up,loopback,running")}
+    fake = FakePsutil(net_io_counters=lambda pernic=True: dict(counters),
+                      net_if_stats=lambda: stats)  # fmt: skip
+    clock = FakeClock()
+    collector = NetworkCollector(fake, clock=clock)
+    collector.collect([], lambda _: None)
+    counters["eth0"] = NetIO(1100, 1200, 11, 12, 0, 0, 0, 0)
+    counters["lo"] = NetIO(59000, 59000, 590, 590, 0, 0, 0, 0)  # the agent posting to a local hub
+    clock.advance(1.0)
+    totals, interfaces = collector.collect([], lambda _: None)
+    assert totals["bytes_sent"] == 1100 and totals["bytes_recv"] == 1200
+    assert totals["bytes_sent_per_sec"] == 1000.0 and totals["bytes_recv_per_sec"] == 1000.0
+    assert collector.total_rates(lambda _: None)["bytes_sent_per_sec"] == 0.0  # nothing new
+    by_name = {i["name"]: i for i in interfaces}
+    assert by_name["lo"]["bytes_sent_per_sec"] == 50000.0  # per interface, loopback stays
+    assert set(by_name) == set(counters)

@@ -2,8 +2,10 @@
 
 Counters are cumulative since the interface appeared (bytes, packets, errors and drops in
 and out, as seed 002 reports them); rates come from `fleetwatch.agent.rates`. Totals sum
-every interface, loopback included, like `psutil.net_io_counters()` does. Interface state
-(up, speed, MTU) is re-read every 10 s, addresses every 60 s.
+every interface except loopback (as Netdata, Beszel and node_exporter dashboards do: the
+agent's own traffic to a hub on the same host is not the host's network traffic); the
+per-interface list keeps loopback. Interface state (up, speed, MTU) is re-read every 10 s,
+addresses every 60 s.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ TRACKED = RATED + tuple(c for pair in SUMMED.values() for c in pair)
 STATS_REFRESH_SECONDS = 10.0
 ADDRESSES_REFRESH_SECONDS = 60.0
 _INET = {socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)}
+
+
+LOOPBACK_NAMES = frozenset({"lo", "lo0"})
+
+
+def is_loopback(name: str, stat: Any = None) -> bool:
+    """Linux `lo`, BSD/macOS `lo0`, Windows "Loopback Pseudo-Interface 1", or flagged so."""
+    if name in LOOPBACK_NAMES or name.lower().startswith("loopback"):
+        return True
+    return "loopback" in str(getattr(stat, "flags", "") or "")
 
 
 def _with_rates(
@@ -100,7 +112,9 @@ class NetworkCollector:
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """(`network` totals with rates, `interfaces` list); `watched` empty = every interface."""
         counters = self._counters(warn)
-        totals: dict[str, Any] = {f: sum(c[f] for c in counters.values()) for f in COUNTERS}
+        stats = self._interface_stats()
+        counted = [c for name, c in counters.items() if not is_loopback(name, stats.get(name))]
+        totals: dict[str, Any] = {f: sum(c[f] for c in counted) for f in COUNTERS}
         tracked: dict[tuple[str, str], float] = {("", f): totals[f] for f in TRACKED}
         for name, values in counters.items():
             tracked.update({(name, f): values[f] for f in TRACKED})
@@ -109,7 +123,6 @@ class NetworkCollector:
         for name in watched:
             if name not in counters:
                 warn(f"network: watched interface {name} not found")
-        stats = self._interface_stats()
         addresses = self.addresses()
         interfaces: list[dict[str, Any]] = []
         for name in sorted(counters):
@@ -128,6 +141,8 @@ class NetworkCollector:
     def total_rates(self, warn: Warn) -> dict[str, float]:
         """Live mode: per-second rates of the totals only (0.0 on the first sample)."""
         counters = self._counters(warn)
-        tracked = {("", f): float(sum(c[f] for c in counters.values())) for f in RATED}
+        stats = self._interface_stats()
+        counted = [c for name, c in counters.items() if not is_loopback(name, stats.get(name))]
+        tracked = {("", f): float(sum(c[f] for c in counted)) for f in RATED}
         rates = self._rates.update(tracked, self._clock())
         return {f"{f}_per_sec": round(rates[("", f)] or 0.0, 1) for f in RATED}
