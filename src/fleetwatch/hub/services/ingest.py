@@ -34,6 +34,7 @@ from fleetwatch.hub.api.wire_fast import LiveView, to_json
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.events import SnapshotCommitted, SnapshotView
 from fleetwatch.hub.services import keys
+from fleetwatch.hub.services.servers import ensure_group
 from fleetwatch.hub.store import codec, references, rollups, timeseries
 from fleetwatch.hub.store.database import BatchFn
 from fleetwatch.hub.store.tables import HOT_METRICS, servers
@@ -300,6 +301,8 @@ async def register(ctx: HubContext, registration: Registration) -> tuple[str, st
 
     def insert(conn: Connection) -> None:
         conn.execute(servers.insert().values(**values))
+        if registration.group_name:  # the group gets its colour now, one no other group has
+            ensure_group(conn, registration.group_name)
 
     await ctx.db.write(insert)
     return server_id, api_key

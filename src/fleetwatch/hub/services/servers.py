@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services.audit import record_audit
@@ -68,9 +69,15 @@ def server_status(
     return "online" if now - last_seen <= limit else "offline"
 
 
-def fallback_color(group: str) -> str:
-    """A stable palette colour for a group that has no stored colour yet."""
-    return PALETTE[zlib.crc32(group.encode()) % len(PALETTE)]
+def fallback_color(group: str, taken: Collection[str] = ()) -> str:
+    """A stable palette colour for a group that has no stored colour yet: the name's hash
+    picks the first one tried, then the next one no other group has (while any is free)."""
+    start = zlib.crc32(group.encode()) % len(PALETTE)
+    for step in range(len(PALETTE)):
+        color = PALETTE[(start + step) % len(PALETTE)]
+        if color.lower() not in taken:
+            return color
+    return PALETTE[start]
 
 
 def _num(value: Any) -> float | None:
@@ -170,9 +177,15 @@ def ensure_group(conn: Connection, name: str, color: str | None = None) -> str:
     """Create `name` on first use (its stable palette colour unless given); set `color` if given."""
     row = conn.execute(select(tables.groups.c.color).where(tables.groups.c.name == name)).first()
     if row is None:
-        # the colour it was already shown with (groups named at registration have no row yet)
-        color = color or fallback_color(name)
-        conn.execute(insert(tables.groups).values(name=name, color=color))
+        wanted = color
+        if color is None:  # a colour no other group has, while the palette lasts
+            taken = {str(c).lower() for c in conn.execute(select(tables.groups.c.color)).scalars()}
+            color = fallback_color(name, taken)
+        try:
+            with conn.begin_nested():  # another process may create it at the same moment
+                conn.execute(insert(tables.groups).values(name=name, color=color))
+        except IntegrityError:
+            return ensure_group(conn, name, wanted)
         return color
     if color is not None and color != row.color:
         conn.execute(update(tables.groups).where(tables.groups.c.name == name).values(color=color))
