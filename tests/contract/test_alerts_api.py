@@ -328,3 +328,28 @@ def test_disk_forecast_from_history(client: SyncClient) -> None:
     data = next(d for d in disks if d["mountpoint"] == "/data")
     # 42 GiB free at 48 GiB/day -> 0.875 days
     assert data["days_until_full"] == pytest.approx(42 / 48, rel=0.01)
+    assert data["reason"] is None
+
+
+def test_a_rising_disk_with_too_short_a_history_says_why(client: SyncClient) -> None:
+    """26.11: rising, but ten minutes of history: no days yet, and the reason says so."""
+    from fleetwatch.hub.ui.server_overview import forecast_text
+
+    server_id, headers = register(client)
+    gib = 1024**3
+    start = time.time() - 600
+    snaps = []
+    for i in range(6):  # +1 GiB every 2 minutes
+        used = (50 + i) * gib
+        disk = make_disk("/data", total=100 * gib, used=used, free=100 * gib - used,
+                         percent=used / gib)  # fmt: skip
+        snaps.append(snap(200 + i, start + i * 120, disks=[disk]))
+    assert (
+        client.post("/api/metrics", json={"snapshots": snaps}, headers=headers).status_code == 200
+    )
+    disks = client.get(f"/api/dashboard/server/{server_id}/forecast").json()["disks"]
+    data = next(d for d in disks if d["mountpoint"] == "/data")
+    assert data["days_until_full"] is None and data["growth_bytes_per_day"] > 0
+    assert data["reason"] == "too_short_span"
+    text, _color = forecast_text(data)
+    assert "rising" in text and "forecast after 30 min" in text and "stable" not in text

@@ -5,7 +5,8 @@ bytes come from `snapshots.detail`. To keep the cost bounded whatever the histor
 read the (id, ts) index of the lookback window (cheap), pick at most `MAX_POINTS` snapshots
 spread evenly over it, and decode only those. A least-squares line through (time, used bytes)
 gives the growth rate; `days_until_full = (total - used_now) / rate`, or `None` when usage is
-flat or shrinking, or when there are fewer than `MIN_POINTS` points spanning `MIN_SPAN_SECONDS`.
+flat or shrinking, or when there are fewer than `MIN_POINTS` points spanning `MIN_SPAN_SECONDS`;
+`reason` then says which (a rising trend over too short a span is not "stable").
 """
 
 from __future__ import annotations
@@ -87,12 +88,24 @@ def slope_per_second(points: Iterable[Point]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
 
 
+def no_forecast_reason(points: int, span_seconds: float, slope: float | None) -> str | None:
+    """Why `days_until_full` is None: `too_few_points`, `too_short_span`, `not_growing`."""
+    if points < MIN_POINTS:
+        return "too_few_points"
+    if span_seconds < MIN_SPAN_SECONDS:
+        return "too_short_span"
+    if slope is None or slope <= 0:
+        return "not_growing"
+    return None
+
+
 def forecast_mount(mount: str, points: list[Point]) -> dict[str, Any]:
     last_ts, used, total = points[-1]
     slope = slope_per_second(points)
-    enough = len(points) >= MIN_POINTS and last_ts - points[0][0] >= MIN_SPAN_SECONDS
+    span = last_ts - points[0][0]
+    reason = no_forecast_reason(len(points), span, slope)
     days: float | None = None
-    if enough and slope is not None and slope > 0:
+    if reason is None and slope is not None:
         days = max(0.0, (total - used) / slope / DAY)
     return {
         "mountpoint": mount,
@@ -101,7 +114,10 @@ def forecast_mount(mount: str, points: list[Point]) -> dict[str, Any]:
         "growth_bytes_per_day": None if slope is None else slope * DAY,
         "days_until_full": days,
         "points": len(points),
-        "span_seconds": last_ts - points[0][0],
+        "span_seconds": span,
+        #: why there is no `days_until_full` (None when there is one)
+        "reason": reason,
+        "min_span_seconds": MIN_SPAN_SECONDS,
     }
 
 

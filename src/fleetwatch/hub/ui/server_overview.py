@@ -41,8 +41,14 @@ def forecast_text(forecast: dict[str, Any] | None) -> tuple[str, str]:
             else f"{days:.0f} days"
         )  # fmt: skip
         return f"full in {when} (+{fmt_bytes(growth)}/day)", color
-    if (forecast.get("points") or 0) < 4:
+    reason = forecast.get("reason")
+    if reason == "too_few_points" or (reason is None and (forecast.get("points") or 0) < 4):
         return "forecast: not enough history yet", UNKNOWN
+    if reason == "too_short_span":
+        have = (forecast.get("span_seconds") or 0) / 60
+        need = (forecast.get("min_span_seconds") or 1800) / 60
+        trend = f"rising +{fmt_bytes(growth)}/day; " if growth and growth > 0 else ""
+        return f"{trend}forecast after {need:.0f} min of history (have {have:.0f})", UNKNOWN
     return "stable (not filling up)", OK
 
 
