@@ -9,9 +9,19 @@ number) and replace anything else (lists, scalars) as given; an empty dict repla
 from __future__ import annotations
 
 import copy
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 GIB = 1024**3
+#: snapshots' default time: the start of the hour before last (always within the hub's
+#: accepted window: recent, in the past, and the next hour is in the past too)
+BASE_TS = float(int(time.time() // 3600) * 3600 - 7200)
+
+
+def at(seconds: float = 0.0) -> str:
+    """ISO 8601 time `seconds` after `BASE_TS` (what tests used to spell 2024-05-02T12:...)."""
+    return datetime.fromtimestamp(BASE_TS + seconds, UTC).isoformat()
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +161,7 @@ def make_snapshot(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "protocol_version": 1,
         "snapshot_id": "snap-0001",
-        "collected_at": "2024-05-02T12:00:00+00:00",
+        "collected_at": at(0),
         "metrics": _metrics(),
         "processes": [
             {

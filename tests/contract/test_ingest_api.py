@@ -15,7 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine, select
 
-from factories import make_snapshot
+from factories import BASE_TS, at, make_snapshot
 from fleetwatch.hub.store import codec, hours, tables
 from fleetwatch.hub.store.engine import make_engine
 from hubtest import SyncClient, bearer, ctx_of, postgres_schema, register, sync_hub_client
@@ -54,8 +54,7 @@ def rows(engine: Engine, table: Any, **where: Any) -> list[Any]:
 
 
 def snap(i: int, **overrides: Any) -> dict[str, Any]:
-    at = f"2024-05-02T12:{i // 60:02d}:{i % 60:02d}+00:00"
-    return make_snapshot(snapshot_id=f"snap-{i}", collected_at=at, **overrides)
+    return make_snapshot(snapshot_id=f"snap-{i}", collected_at=at(i), **overrides)
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -103,7 +102,7 @@ def test_snapshot_is_stored_with_hot_columns_latest_and_rollups(
     assert row.cpu_percent == 42.5 and row.memory_percent == 37.5
     assert row.disk_percent_max == 70.0 and row.load_1 == 0.5 and row.process_count == 120
     assert row.net_recv_bytes_per_sec == 16_384.0 and row.disk_write_bytes_per_sec == 8192.0
-    assert row.ts == 1714651201.0  # collected_at 2024-05-02T12:00:01Z
+    assert row.ts == BASE_TS + 1  # collected_at: one second past the hour
     detail = codec.unpack(row.detail)
     assert detail["processes"][0]["name"] == "postgres"
     assert detail["snapshot_id"] == "snap-1" and detail["metrics"]["cpu_percent"] == 42.5
@@ -111,7 +110,7 @@ def test_snapshot_is_stored_with_hot_columns_latest_and_rollups(
     assert codec.unpack(server.latest) == detail
     assert server.last_snapshot_at == row.ts and server.last_seen is not None
     (m1,) = rows(engine, tables.rollup_1m, server_id=server_id)
-    assert m1.bucket == 1714651200.0
+    assert m1.bucket == BASE_TS
     # a one-value bucket stores the sum only (readers use rollups.low/high)
     assert (m1.cpu_percent_min, m1.cpu_percent_max, m1.cpu_percent_sum, m1.cpu_percent_n) == (
         None,
@@ -121,14 +120,14 @@ def test_snapshot_is_stored_with_hot_columns_latest_and_rollups(
     )
     # the hour is open: readers fold it from its minutes, nothing is stored for it yet
     assert rows(engine, tables.rollup_1h, server_id=server_id) == []
-    assert hour_tier(engine, server_id) == [(1714651200.0, 1, 42.5)]
+    assert hour_tier(engine, server_id) == [(BASE_TS, 1, 42.5)]
     # a snapshot of the next hour closes it: its row is written from its minutes
-    later = make_snapshot(snapshot_id="next-hour", collected_at="2024-05-02T13:00:05+00:00")
+    later = make_snapshot(snapshot_id="next-hour", collected_at=at(3605))
     later["metrics"]["cpu_percent"] = 10.0
     assert client.post("/api/metrics", json=later, headers=headers).status_code == 200
     (h1,) = rows(engine, tables.rollup_1h, server_id=server_id)
-    assert (h1.bucket, h1.cpu_percent_n, h1.cpu_percent_sum) == (1714651200.0, 1, 42.5)
-    assert hour_tier(engine, server_id) == [(1714651200.0, 1, 42.5), (1714654800.0, 1, 10.0)]
+    assert (h1.bucket, h1.cpu_percent_n, h1.cpu_percent_sum) == (BASE_TS, 1, 42.5)
+    assert hour_tier(engine, server_id) == [(BASE_TS, 1, 42.5), (BASE_TS + 3600, 1, 10.0)]
 
 
 def hour_tier(engine: Engine, server_id: str) -> list[tuple[float, int, float]]:

@@ -228,6 +228,8 @@ def test_cleanup_keeps_the_minutes_of_a_silent_servers_open_hour(hub: Hub) -> No
     sid, key = r.json()["server_id"], r.json()["api_key"]
     headers = {"Authorization": f"Bearer {sid}:{key}"}
     start = (time.time() // 3600 - 72) * 3600  # three days ago, on the hour
+    # snapshots are accepted only as old as raw retention keeps: keep four days while sending
+    assert hub.client.patch("/api/dashboard/settings", json={"raw_retention_hours": 96}).is_success
     for i, cpu in enumerate((10.0, 30.0)):  # an hour, then the next: the server's last
         at = datetime.fromtimestamp(start + i * 3600 + 60, UTC).isoformat()
         body = make_snapshot(snapshot_id=f"quiet-{i}", collected_at=at)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from factories import make_snapshot
+from factories import at, make_snapshot
 from fleetwatch.hub.store import codec, references, tables
 from hubtest import register
 from unit.hub_query.harness import Hub, running_hub
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 
 
 def _snapshot(i: int, **overrides: Any) -> dict[str, Any]:
-    snap = make_snapshot(
-        snapshot_id=f"ref-{i}", collected_at=f"2024-05-02T12:{i:02d}:00+00:00", **overrides
-    )
+    snap = make_snapshot(snapshot_id=f"ref-{i}", collected_at=at(60 * i), **overrides)
     snap["metrics"]["cpu_percent"] = 10.0 + i
     return snap
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -143,7 +144,7 @@ def test_keep_alive_writes_are_answered_by_the_protocol_and_committed(
         assert response(f)[2] == {"status": "ok", "stored": 0, "duplicates": 1}
         live = orjson.dumps(
             {
-                "collected_at": "2024-05-02T12:00:01+00:00",
+                "collected_at": datetime.now(UTC).isoformat(),  # live: within live retention
                 "cpu_percent": 3.5,
                 "memory_percent": 41.0,
             }

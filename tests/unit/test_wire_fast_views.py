@@ -22,11 +22,12 @@ import orjson
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from factories import make_snapshot
+from factories import at, make_snapshot
 from fleetwatch.hub import events
 from fleetwatch.hub.alerts.metrics import METRICS
 from fleetwatch.hub.api import wire_fast
-from fleetwatch.hub.services.ingest import BadTimestamp, hot_values, prepare_snapshots
+from fleetwatch.hub.services.ingest import hot_values, prepare_snapshots
+from fleetwatch.hub.services.ingest_time import BadTimestamp
 from fleetwatch.hub.store import references
 from fleetwatch.hub.store.timeseries import LIVE_HOT
 from fleetwatch.protocol.models import LiveSample, Snapshot, SnapshotBatch
@@ -209,10 +210,7 @@ def test_hot_values_and_alert_readings_are_the_same(body: dict[str, Any]) -> Non
 
 
 def test_prepared_rows_are_the_same() -> None:
-    bodies = [
-        make_snapshot(snapshot_id=f"s-{i}", collected_at=f"2024-05-02T12:00:0{i}Z")
-        for i in range(3)
-    ]
+    bodies = [make_snapshot(snapshot_id=f"s-{i}", collected_at=at(i)) for i in range(3)]
     bodies[1]["agent"]["version"] = "7.1"
     bodies[2]["agent"] = None
     raw = orjson.dumps({"snapshots": bodies})

@@ -76,7 +76,8 @@ def register(sub: Any) -> None:
         "--history-hours",
         type=_positive(float, 0),
         default=0.0,
-        help="backfill this many hours of history first (batched)",
+        help="backfill this many hours of history first (batched; the hub takes only what its"
+        " raw retention keeps, 48 h by default)",
     )
     p.add_argument(
         "--history-step-seconds",

@@ -48,6 +48,9 @@ class HubSettings:
     #: Fernet key for secrets stored in the database (`secretbox.py`); empty = the key file
     #: `<data_dir>/secret.key`, created on first use
     secret_key: str = ""
+    #: a snapshot's `collected_at` may be at most this far ahead of the hub's clock (older ones:
+    #: within raw retention); beyond, the request is refused with 422
+    max_clock_skew_seconds: float = 86_400.0
     #: WebSocket stream (`/ws`): client frames larger than this get a `frame_too_large` error
     stream_max_frame_bytes: int = 65_536
     #: messages waiting per stream client; a queue full for `stream_slow_seconds` drops it

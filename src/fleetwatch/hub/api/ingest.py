@@ -32,6 +32,7 @@ from fleetwatch.hub.api.wire_fast import LiveView, decode_live, decode_snapshots
 from fleetwatch.hub.context import HubContext, get_ctx
 from fleetwatch.hub.events import SnapshotView
 from fleetwatch.hub.services import ingest, live_demand
+from fleetwatch.hub.services.ingest_time import BadTimestamp
 from fleetwatch.protocol.models import LiveSample, Registration, Snapshot, SnapshotBatch
 
 router = APIRouter(tags=["ingest"])
@@ -91,7 +92,7 @@ async def _guarded(
             return JSONResponse(live_demand.answer({"status": "ok"}, watch_until))
         snapshots, batch = parse_snapshots(raw)
         result = await ingest.ingest_snapshots(ctx, server_id, snapshots, batch)
-    except ingest.BadTimestamp as exc:
+    except BadTimestamp as exc:
         charge_failure(ctx, request)
         raise ApiError(422, "invalid", str(exc), exc.field) from None
     except ingest.ServerGone:

@@ -23,7 +23,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -34,7 +33,9 @@ from fleetwatch.hub.api.wire_fast import LiveView, to_json
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.events import SnapshotCommitted, SnapshotView
 from fleetwatch.hub.services import keys
+from fleetwatch.hub.services.ingest_time import TimeWindow, parse_time
 from fleetwatch.hub.services.servers import ensure_group
+from fleetwatch.hub.services.settings import get_settings
 from fleetwatch.hub.store import codec, references, rollups, timeseries
 from fleetwatch.hub.store.database import BatchFn
 from fleetwatch.hub.store.tables import HOT_METRICS, servers
@@ -43,12 +44,6 @@ from fleetwatch.protocol.models import Registration
 
 class ServerGone(FleetwatchError):
     """The server was deleted while its agent was still sending."""
-
-
-class BadTimestamp(FleetwatchError):
-    def __init__(self, field: str, value: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {value!r} is not an ISO 8601 time")
 
 
 def hot_values(snapshot: SnapshotView) -> dict[str, float | None]:
@@ -67,19 +62,6 @@ def hot_values(snapshot: SnapshotView) -> dict[str, float | None]:
         "process_count": None if m.process_count is None else float(m.process_count),
         "thread_count": None if m.thread_count is None else float(m.thread_count),
     }
-
-
-def parse_time(value: str | None, field: str, default: float) -> float:
-    """ISO 8601 -> epoch seconds (naive times are UTC); `default` when absent."""
-    if value is None:
-        return default
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadTimestamp(field, value) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 @dataclass(frozen=True)
@@ -116,6 +98,7 @@ def prepare_snapshots(
     received_at: float,
     field_prefix: str,
     refs: references.References,
+    window: TimeWindow | None = None,
 ) -> SnapshotWrite:
     """Everything CPU-bound (hot values, encoding) happens here, outside the writer thread."""
     texts = [to_json(snap) for snap in snapshots]  # never empty: the models require one
@@ -123,7 +106,7 @@ def prepare_snapshots(
     rows = []
     for i, (snap, detail) in enumerate(zip(snapshots, details, strict=True)):
         where = f"{field_prefix}[{i}]." if field_prefix else ""
-        ts = parse_time(snap.collected_at, f"{where}collected_at", received_at)
+        ts = parse_time(snap.collected_at, f"{where}collected_at", received_at, window)
         hot = hot_values(snap)
         rows.append(
             timeseries.SnapshotRow(
@@ -187,7 +170,10 @@ async def ingest_snapshots(
     """Store snapshots of `server_id`; returns after commit. Raises ServerGone, BadTimestamp."""
     refs = _references(ctx)
     prefix = "snapshots" if batch else ""
-    write = prepare_snapshots(server_id, snapshots, time.time(), prefix, refs)
+    now = time.time()
+    retention = (await get_settings(ctx)).raw_retention_hours * 3600.0
+    window = TimeWindow(now, ctx.settings.max_clock_skew_seconds, retention)
+    write = prepare_snapshots(server_id, snapshots, now, prefix, refs, window)
     result = await _store(ctx, "snapshots", write, snapshots)
     if result is None:
         keys.invalidate_server(ctx, server_id)
@@ -232,7 +218,10 @@ def store_live(conn: Connection, items: list[timeseries.LiveRow]) -> list[Watch]
 
 async def ingest_live(ctx: HubContext, server_id: str, sample: LiveView) -> float | None:
     """Store a live sample; returns the server's `live_watch_until`. Raises ServerGone."""
-    ts = parse_time(sample.collected_at, "collected_at", time.time())
+    now = time.time()
+    retention = (await get_settings(ctx)).live_retention_minutes * 60.0
+    window = TimeWindow(now, ctx.settings.max_clock_skew_seconds, retention)
+    ts = parse_time(sample.collected_at, "collected_at", now, window)
     hot = tuple(
         float(v) if v is not None else None
         for v in (getattr(sample, name) for name in timeseries.LIVE_HOT)

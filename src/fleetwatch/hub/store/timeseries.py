@@ -202,28 +202,35 @@ _INSERT_ONE = (
 _STORED_SINCE = "SELECT id, server_id, snapshot_id, ts FROM snapshots WHERE id > ?"
 
 
+#: a stored latest snapshot further ahead of the hub's clock than this is replaced by any newer
+#: arrival (`update_servers_latest`)
+FUTURE_SLACK_SECONDS = 300.0
+
+
 def update_servers_latest(
     conn: Connection, latest: Sequence[tuple[str, float, float, bytes, str | None]]
 ) -> None:
     """Per server `(server_id, seen_at, ts, latest_blob, agent_version)`.
 
     `latest` is replaced only by a snapshot newer than the stored one (a replayed old snapshot
-    never hides the current state); `last_seen` only moves forward.
+    never hides the current state), or when the stored one claims a time more than
+    `FUTURE_SLACK_SECONDS` after the hub received it (a clock that jumped ahead must not pin
+    the server's latest state until the world catches up); `last_seen` only moves forward.
     """
     ph = _placeholder(conn)
+    stale = f"last_snapshot_at IS NULL OR last_snapshot_at > {ph} OR last_snapshot_at"
     sql = (
         f"UPDATE servers SET "
-        f"latest = CASE WHEN last_snapshot_at IS NULL OR last_snapshot_at <= {ph} "
-        f"THEN {ph} ELSE latest END, "
-        f"last_snapshot_at = CASE WHEN last_snapshot_at IS NULL OR last_snapshot_at < {ph} "
-        f"THEN {ph} ELSE last_snapshot_at END, "
+        f"latest = CASE WHEN {stale} <= {ph} THEN {ph} ELSE latest END, "
+        f"last_snapshot_at = CASE WHEN {stale} < {ph} THEN {ph} ELSE last_snapshot_at END, "
         f"last_seen = CASE WHEN last_seen IS NULL OR last_seen < {ph} THEN {ph} ELSE last_seen END,"
         f" agent_version = COALESCE({ph}, agent_version) WHERE id = {ph}"
     )
     params = [
-        (ts, blob, ts, ts, seen, seen, version, server_id)
+        (seen + FUTURE_SLACK_SECONDS, ts, blob, seen + FUTURE_SLACK_SECONDS, ts, ts,
+         seen, seen, version, server_id)
         for server_id, seen, ts, blob, version in latest
-    ]
+    ]  # fmt: skip
     if params:
         driver_cursor(conn).executemany(sql, params)
 
