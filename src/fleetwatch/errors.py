@@ -20,6 +20,17 @@ class ConfigError(FleetwatchError):
         super().__init__(f"{key}: {message}" if key else message)
 
 
+class ConfigProblems(ConfigError):
+    """Several invalid values at once: `problems` lists each; `key` is the first one's key."""
+
+    def __init__(self, problems: list[ConfigError], source: str = "") -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        where = f"{source}: " if source else ""
+        super().__init__("", f"{where}{len(self.problems)} problems:\n{lines}")
+        self.key = self.problems[0].key
+
+
 class StatusPathError(FleetwatchError, KeyError):
     """A status-tree path that does not exist (A11)."""
 

@@ -20,10 +20,10 @@ pytestmark = pytest.mark.e2e
 FLEETWATCH = [sys.executable, "-m", "fleetwatch.cli.main"]
 
 
-def _cli(*args: str, token: str = "") -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, token: str = "", columns: int = 160) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETWATCH_")}
     env["FLEETWATCH_TOKEN"] = token
-    env["COLUMNS"] = "160"
+    env["COLUMNS"] = str(columns)
     return subprocess.run(
         [*FLEETWATCH, *args], capture_output=True, text=True, timeout=60, check=False, env=env
     )
@@ -66,8 +66,20 @@ def test_top_shows_a_server_through_the_hub(tmp_path: Path) -> None:
         assert "db-top-7" in out  # header: the hub's name for the server
         assert "postgres" in out  # the process list of the stored snapshot
         assert "/srv/pgdata" in out  # its disks
-        assert f"Hub {hub.base_url}: db-top-7 is online" in out
+        assert "db-top-7 is online, latest snapshot " in out
+        assert f"(hub {hub.base_url})" in out
         assert "CRITICAL" in out and "/srv/pgdata" in out.split("Alerts (")[1]
+
+        for mode in ((), ("--detailed",)):  # an 80-column terminal: nothing wraps
+            args = ("top", "--url", hub.base_url, "--server", "db-top-7", "--once", *mode)
+            narrow = _cli(*args, token=token, columns=80)
+            assert narrow.returncode == 0, narrow.stderr
+            lines = narrow.stdout.splitlines()
+            assert max(len(line) for line in lines) <= 80
+            assert "  up " in lines[0] and " procs  " in lines[0]  # the header is one line
+            assert lines[-1].startswith("db-top-7 is online, latest snapshot ")
+            pgdata = next(line for line in lines if line.startswith(" /srv/pgdata"))
+            assert "99.0%" in pgdata and "GiB" in pgdata
 
         refused = _cli("top", "--url", hub.base_url, "--server", "db-top-7", "--once", token="x")
         assert refused.returncode == 1

@@ -40,7 +40,7 @@ def test_once_renders_this_host() -> None:
     result = run_top("--interval", "0.5")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert f"fleetwatch top - {socket.gethostname()}" in out
+    assert out.startswith(socket.gethostname()[:13])
     assert "compact" in out
     for section in ("CPU", "Memory", "Swap", "Disks", "Network", "Top processes"):
         assert section in out
@@ -57,7 +57,66 @@ def test_once_detailed_adds_per_core_and_counters() -> None:
     out = result.stdout
     assert "detailed" in out
     assert "core 0" in out and f"core {os.cpu_count() - 1}" in out  # type: ignore[operator]
-    assert "Err in" in out and "Drop out" in out
+    assert "Errors" in out and "Drops" in out and "packets, errors, drops: in/out" in out
+
+
+@pytest.mark.parametrize("detailed", [False, True])
+def test_once_fits_80_columns(detailed: bool) -> None:
+    result = run_top("--interval", "0.5", *(["--detailed"] if detailed else []), columns=80)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert re.search(r"^\S+  up .+  load [\d.]+ [\d.]+ [\d.]+  \d+ procs", lines[0])
+    root = next(line for line in lines if re.match(r"^ /\s", line))
+    assert re.search(r"B +[\d.]+ [KMGTP]?i?B .*\d+\.\d%", root), root  # used, total, use %
+
+
+def render_at(width: int, snapshot: dict[str, Any], detailed: bool, footer: str) -> list[str]:
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    frame = render_frame(snapshot, None, evaluate(snapshot), detailed=detailed, footer=footer)
+    console.print(frame)
+    console.file.close()
+    return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize("detailed", [False, True])
+def test_long_names_and_big_figures_fit_80_columns(detailed: bool) -> None:
+    snapshot = make_snapshot()
+    snapshot["system"]["hostname"] = "build-runner-17.ci.eu-west.example.internal"
+    long_disk = make_disk(
+        "/var/lib/docker/overlay2/0123456789abcdef/merged",
+        device="/dev/mapper/vg0-a--very--long--logical--volume",
+        fstype="overlay",
+        used=900 * 2**40,
+        total=1000 * 2**40,
+        percent=90.0,
+    )
+    snapshot["metrics"]["disks"] = [long_disk, *snapshot["metrics"]["disks"]]
+    snapshot["metrics"]["interfaces"][0].update(
+        name="enp0s31f6-with-a-long-name",
+        bytes_recv_per_sec=1000.0 * 2**20,
+        bytes_sent_per_sec=1000.0 * 2**20,
+        packets_recv_per_sec=987_654,
+        packets_sent_per_sec=987_654,
+        errin=12_345_678,
+        errout=12_345_678,
+        dropin=9_876_543_210,
+        dropout=9_876_543_210,
+    )
+    hub = "Hub-side: http://a-long-hub-name.example.internal:8000"
+    lines = render_at(80, snapshot, detailed, f"db-01 is online, latest snapshot 3 s ago ({hub})")
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].startswith("build-runner-…  up 1d 00:00  load 0.50 0.40 0.30  120 procs")
+    assert lines[-1].startswith("db-01 is online, latest snapshot 3 s ago (")
+    row = next(line for line in lines if line.startswith(" /var/lib/docker/"))
+    assert "900.0 TiB" in row and "1000.0 TiB" in row and "90.0%" in row  # nothing cut away
+    nic = next(line for line in lines if line.startswith(" enp0s31f6"))
+    assert "1000.0 MiB/s" in nic
+    if detailed:
+        assert "988k/988k" in nic and "12M/12M" in nic and "9.9G/9.9G" in nic
+    wide = render_at(160, snapshot, detailed, "db-01 is online")
+    assert wide[0].startswith("build-runner-…")
+    assert any("Network" in line and "Disks" in line for line in wide) is not detailed
 
 
 def test_bad_arguments_exit_2_without_traceback(tmp_path: Any) -> None:

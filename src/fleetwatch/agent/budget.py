@@ -1,10 +1,11 @@
-"""B2: the agent's own footprint, and backing off the process scan when over budget.
+"""B2: the agent's own footprint, and backing off the costly families when over budget.
 
 Each cycle the governor measures the agent's CPU time since the previous cycle (all threads,
 live sampler included) as % of one core, smoothed over the last cycles, and its RSS. Over
-`budget_cpu_percent` the process scan (≈ 90 % of a collection's cost) runs only every k-th
-cycle, k doubling up to `MAX_SCAN_EVERY`; once under half the budget k halves again. The
-snapshot's `agent` section shows the figures, `process_scan_every` and `over_budget`.
+`budget_cpu_percent` the costly families — the process scan (≈ 90 % of a collection's cost),
+sensors and GPUs — are read only every k-th cycle, k doubling up to `MAX_SCAN_EVERY`; once
+under half the budget k halves again. Skipped cycles repeat the last reading (`Postponed`).
+The snapshot's `agent` section shows the figures, `process_scan_every` and `over_budget`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fleetwatch import __version__
 
@@ -20,6 +21,11 @@ log = logging.getLogger("fleetwatch.agent.budget")
 
 #: The longest the process scan is postponed: every 16th cycle.
 MAX_SCAN_EVERY = 16
+
+#: What a skipped cycle adds to a postponed family's `collection.sources` detail.
+SKIPPED_DETAIL = "read skipped this cycle (agent over CPU budget)"
+
+T = TypeVar("T")
 
 #: (cpu seconds used so far by this process, resident bytes) — the data source.
 SelfSampler = Callable[[], tuple[float, int]]
@@ -107,4 +113,26 @@ class BudgetGovernor:
             "rss_bytes": self.rss_bytes,
             "process_scan_every": self.scan_every,
             "over_budget": self.over_budget,
+        }
+
+
+class Postponed(Generic[T]):
+    """A family the budget can postpone: its last (reading, source status), repeated on the
+    cycles the governor skips; the status detail then says the reading is a repeat."""
+
+    def __init__(self) -> None:
+        self._last: tuple[T, dict[str, Any]] | None = None
+
+    def collect(
+        self, run: bool, read: Callable[[], tuple[T, dict[str, Any]]]
+    ) -> tuple[T, dict[str, Any]]:
+        """`read()` when `run` (or nothing was read yet), else the last reading again."""
+        if run or self._last is None:
+            self._last = read()
+            return self._last
+        reading, status = self._last
+        detail = status.get("detail")
+        return reading, {
+            **status,
+            "detail": f"{detail}; {SKIPPED_DETAIL}" if detail else SKIPPED_DETAIL,
         }

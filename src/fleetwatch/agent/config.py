@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fleetwatch.errors import ConfigError
+from fleetwatch.errors import ConfigError, ConfigProblems
 from fleetwatch.protocol.agent_config import validate
 
 
@@ -64,4 +64,7 @@ def load_config(path: Path | None, *, must_exist: bool = False) -> dict[str, Any
         return validate({})
     except OSError as exc:
         raise ConfigError("", f"{path}: cannot read: {exc.strerror}") from None
-    return validate(parse_text(text, path))
+    try:
+        return validate(parse_text(text, path))
+    except ConfigProblems as exc:  # all of them at once, naming the file
+        raise ConfigProblems(exc.problems, str(path)) from None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fleetwatch import __version__
+from fleetwatch.agent.budget import Postponed
 from fleetwatch.agent.collectors import guarded
 from fleetwatch.agent.collectors.command import Runner, run_command
 from fleetwatch.agent.collectors.containers import ContainerCollector
@@ -111,8 +112,11 @@ class SnapshotCollector:
         self._containers: ContainerCollector | None = None
         self._logged: set[str] = set()
         self._last_scan: tuple[list[dict[str, Any]], dict[str, Any], int, int] | None = None
-        #: B2 hook: the daemon sets this False on cycles that skip the process scan.
+        #: B2 hook: the daemon sets this False on the cycles its budget skips; the process
+        #: scan, sensors and GPUs then repeat their last reading.
         self.scan_processes = True
+        self._postponed_sensors = Postponed[dict[str, Any] | None]()
+        self._postponed_gpus = Postponed[list[dict[str, Any]]]()
         self.stats = CollectionStats()
         self.config: dict[str, Any] = {}
         self.reconfigure(config)
@@ -259,15 +263,19 @@ class SnapshotCollector:
     def _optional_families(
         self, snapshot: dict[str, Any], warn: Callable[[str], None], sources: dict[str, Any]
     ) -> None:
-        config = self.config
+        config, run = self.config, self.scan_processes
         if config.get("sensors_enabled", True):
-            reading, sources["sensors"] = self._sensors.collect(warn)
+            reading, sources["sensors"] = self._postponed_sensors.collect(
+                run, lambda: self._sensors.collect(warn)
+            )
             snapshot["metrics"]["sensors"] = reading
         else:
             sources["sensors"] = {"source": "none", "detail": "sensors_enabled is false"}
         snapshot["services"], sources["services"] = self._services.collect(warn)
         if config.get("gpu_enabled", True):
-            snapshot["gpus"], sources["gpu"] = self._gpu.collect(warn)
+            snapshot["gpus"], sources["gpu"] = self._postponed_gpus.collect(
+                run, lambda: self._gpu.collect(warn)
+            )
         else:
             sources["gpu"] = {"source": "none", "detail": "gpu_enabled is false"}
         if config.get("containers_enabled", True) and self._containers is not None:

@@ -119,8 +119,9 @@ class HubView:
         snapshot["system"] = system
         last = server.get("last_snapshot_at")
         age = "never" if last is None else _age(time.time() - float(last))
+        # what matters first: at 80 columns a long hub URL is what gets cut
         footer = (
-            f"Hub {self.url}: {server.get('name', '?')} is {server.get('status', '?')}, "
-            f"latest snapshot {age}"
+            f"{server.get('name', '?')} is {server.get('status', '?')}, "
+            f"latest snapshot {age}  (hub {self.url})"
         )
         return HubFrame(snapshot, hub_alerts(detail.get("alerts") or []), footer)

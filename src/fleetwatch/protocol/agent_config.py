@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleetwatch.errors import ConfigError
+from fleetwatch.errors import ConfigError, ConfigProblems
 
 
 @dataclass(frozen=True)
@@ -123,16 +123,25 @@ def validate(raw: Mapping[str, Any], *, pushed: bool = False) -> dict[str, Any]:
 
     Unknown keys are an error (a typo must not be silently ignored). With `pushed=True`
     (configuration sent by the hub) only pushable keys are accepted and no defaults are
-    added: the result holds exactly the keys given.
+    added: the result holds exactly the keys given. Every problem is reported at once: one
+    raises its `ConfigError`, several raise a `ConfigProblems` listing each.
     """
     result: dict[str, Any] = {} if pushed else defaults()
+    problems: list[ConfigError] = []
     for name, value in raw.items():
         key = KEYS_BY_NAME.get(name)
-        if key is None:
-            raise ConfigError(name, "unknown key")
-        if pushed and not key.pushable:
-            raise ConfigError(name, "cannot be changed remotely")
-        result[name] = check_value(key, value)
+        try:
+            if key is None:
+                raise ConfigError(name, "unknown key")
+            if pushed and not key.pushable:
+                raise ConfigError(name, "cannot be changed remotely")
+            result[name] = check_value(key, value)
+        except ConfigError as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigProblems(problems)
     return result
 
 

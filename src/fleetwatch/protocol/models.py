@@ -278,7 +278,7 @@ class AgentSelf(Wire):
     version: Name = ""
     cpu_percent: ProcPercent | None = None
     rss_bytes: NonNegInt | None = None
-    process_scan_every: NonNegInt = 1  # 1 = every cycle; >1 when over the CPU budget
+    process_scan_every: NonNegInt = 1  # >1 over the CPU budget: processes, sensors, GPUs
     over_budget: bool = False
 
 

@@ -3,6 +3,7 @@
 * `FakeProc`: a proc tree in `tmp_path` (the files the fast scan reads, nothing more);
 * `FakePsutil`: the real psutil module with selected functions replaced;
 * `FakeClock`: a monotonic clock the test advances;
+* `FakeNvml`: the parts of pynvml the GPU collector calls (one GPU by default);
 * `FIXTURES`: recorded tool output under tests/fixtures/agent.
 """
 
@@ -12,6 +13,7 @@ import os
 from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psutil
@@ -115,3 +117,54 @@ def raising(exc: BaseException) -> Callable[..., Any]:
 Temp = namedtuple("Temp", "label current high critical")
 Fan = namedtuple("Fan", "label current")
 Battery = namedtuple("Battery", "percent secsleft power_plugged")
+
+
+class NVMLError(Exception):
+    pass
+
+
+class FakeNvml:
+    """The parts of pynvml the collector calls; one GPU whose power reading is unsupported."""
+
+    NVMLError = NVMLError
+    NVML_TEMPERATURE_GPU = 0
+
+    def __init__(self, *, init_error: str | None = None, count: int = 1) -> None:
+        self.init_error = init_error
+        self.count = count
+        self.reads = 0  # utilization readings taken: one per GPU per collection
+
+    def nvmlInit(self) -> None:
+        if self.init_error:
+            raise NVMLError(self.init_error)
+
+    def nvmlDeviceGetCount(self) -> int:
+        return self.count
+
+    def nvmlSystemGetDriverVersion(self) -> bytes:
+        return b"550.54.14"
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> str:
+        return f"handle{index}"
+
+    def nvmlDeviceGetName(self, handle: str) -> str:
+        return "NVIDIA GeForce RTX 4090"
+
+    def nvmlDeviceGetUUID(self, handle: str) -> str:
+        return "GPU-11111111-2222-3333-4444-555555555555"
+
+    def nvmlDeviceGetMemoryInfo(self, handle: str) -> Any:
+        return SimpleNamespace(total=24 * 1024**3, used=2 * 1024**3, free=22 * 1024**3)
+
+    def nvmlDeviceGetUtilizationRates(self, handle: str) -> Any:
+        self.reads += 1
+        return SimpleNamespace(gpu=63, memory=20)
+
+    def nvmlDeviceGetTemperature(self, handle: str, sensor: int) -> int:
+        return 58
+
+    def nvmlDeviceGetPowerUsage(self, handle: str) -> int:
+        raise NVMLError("Not Supported")
+
+    def nvmlDeviceGetEnforcedPowerManagementLimit(self, handle: str) -> int:
+        return 450_000  # milliwatts

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from agent_fakes import FIXTURES, FakeClock
+from agent_fakes import FIXTURES, FakeClock, FakeNvml
 
 from fleetwatch.agent.collectors.gpu import (
     GPU_ABSENT_REPROBE_SECONDS,
@@ -18,55 +17,6 @@ from fleetwatch.agent.collectors.gpu import (
 from fleetwatch.agent.collectors.nvidia_smi import parse_nvidia_smi_xml
 
 SMI_XML = (FIXTURES / "nvidia_smi_q_x.xml").read_text()
-
-
-class NVMLError(Exception):
-    pass
-
-
-class FakeNvml:
-    """The parts of pynvml the collector calls; one GPU whose power reading is unsupported."""
-
-    NVMLError = NVMLError
-    NVML_TEMPERATURE_GPU = 0
-
-    def __init__(self, *, init_error: str | None = None, count: int = 1) -> None:
-        self.init_error = init_error
-        self.count = count
-
-    def nvmlInit(self) -> None:
-        if self.init_error:
-            raise NVMLError(self.init_error)
-
-    def nvmlDeviceGetCount(self) -> int:
-        return self.count
-
-    def nvmlSystemGetDriverVersion(self) -> bytes:
-        return b"550.54.14"
-
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> str:
-        return f"handle{index}"
-
-    def nvmlDeviceGetName(self, handle: str) -> str:
-        return "NVIDIA GeForce RTX 4090"
-
-    def nvmlDeviceGetUUID(self, handle: str) -> str:
-        return "GPU-11111111-2222-3333-4444-555555555555"
-
-    def nvmlDeviceGetMemoryInfo(self, handle: str) -> Any:
-        return SimpleNamespace(total=24 * 1024**3, used=2 * 1024**3, free=22 * 1024**3)
-
-    def nvmlDeviceGetUtilizationRates(self, handle: str) -> Any:
-        return SimpleNamespace(gpu=63, memory=20)
-
-    def nvmlDeviceGetTemperature(self, handle: str, sensor: int) -> int:
-        return 58
-
-    def nvmlDeviceGetPowerUsage(self, handle: str) -> int:
-        raise NVMLError("Not Supported")
-
-    def nvmlDeviceGetEnforcedPowerManagementLimit(self, handle: str) -> int:
-        return 450_000  # milliwatts
 
 
 class CountingRunner:

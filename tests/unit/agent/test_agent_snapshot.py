@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_fakes import FIXTURES, FakeClock, FakeProc, FakePsutil, raising
+from agent_fakes import FIXTURES, FakeClock, FakeNvml, FakeProc, FakePsutil, Temp, raising
 
 from fleetwatch.agent.snapshot import SnapshotCollector, Sources
 from fleetwatch.protocol.agent_config import validate
@@ -132,6 +132,49 @@ def test_skipped_process_scan_reuses_the_last_one(tmp_path: Path) -> None:
     assert "skipped" in skipped["collection"]["sources"]["processes"]["detail"]
     collector.scan_processes = True
     assert collector.collect()["metrics"]["process_count"] == 4
+
+
+def test_skipped_cycles_repeat_the_last_sensor_and_gpu_readings(tmp_path: Path) -> None:
+    """B2: on the cycles the budget skips, sensors and GPUs are not read either."""
+    nvml, sensor_reads = FakeNvml(), []
+
+    def temperatures() -> dict[str, list[Temp]]:
+        sensor_reads.append(1)
+        return {"coretemp": [Temp("Package id 0", 40.0 + len(sensor_reads), 80.0, 100.0)]}
+
+    sources = make_sources(
+        tmp_path,
+        nvml_loader=lambda: nvml,
+        psutil=FakePsutil(
+            sensors_temperatures=temperatures,
+            sensors_fans=lambda: {},
+            sensors_battery=lambda: None,
+        ),
+    )
+    collector = SnapshotCollector(validate({}), sources=sources)
+    clock: FakeClock = sources.clock  # type: ignore[assignment]
+
+    def cycle(full: bool) -> dict[str, Any]:
+        clock.advance(30.0)  # past the sensors' own refresh interval
+        collector.scan_processes = full
+        return collector.collect()
+
+    first = cycle(True)
+    assert (len(sensor_reads), nvml.reads) == (1, 1)
+    skipped = [cycle(False) for _ in range(3)]
+    assert (len(sensor_reads), nvml.reads) == (1, 1)
+    for snap in skipped:
+        Snapshot.model_validate(snap)
+        assert snap["gpus"] == first["gpus"]
+        assert snap["metrics"]["sensors"] == first["metrics"]["sensors"]
+        for family in ("sensors", "gpu"):
+            status = snap["collection"]["sources"][family]
+            assert status["detail"] == "read skipped this cycle (agent over CPU budget)"
+            assert status["source"] == first["collection"]["sources"][family]["source"]
+    again = cycle(True)
+    assert (len(sensor_reads), nvml.reads) == (2, 2)
+    assert again["metrics"]["sensors"]["temperatures"][0]["current_celsius"] == 42.0
+    assert again["collection"]["sources"]["gpu"] == {"source": "nvml", "detail": None}
 
 
 def test_reconfigure_applies_new_settings(tmp_path: Path) -> None:

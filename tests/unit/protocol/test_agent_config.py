@@ -58,3 +58,17 @@ def test_every_key_is_documented() -> None:
     doc = (Path(__file__).parents[3] / "docs" / "configuration.md").read_text()
     missing = [k.name for k in KEYS if f"`{k.name}`" not in doc]
     assert missing == []
+
+
+def test_several_problems_are_listed_and_one_stays_as_it_was() -> None:
+    from fleetwatch.errors import ConfigProblems
+
+    with pytest.raises(ConfigProblems) as info:
+        validate({"top_processes_count": -1, "nope": 1}, pushed=True)
+    assert [p.key for p in info.value.problems] == ["top_processes_count", "nope"]
+    assert info.value.key == "top_processes_count"
+    assert str(info.value).startswith("2 problems:\n  top_processes_count: must be at least")
+    with pytest.raises(ConfigError) as single:
+        validate({"nope": 1})
+    assert not isinstance(single.value, ConfigProblems)
+    assert str(single.value) == "nope: unknown key"

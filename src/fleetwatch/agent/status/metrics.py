@@ -102,7 +102,7 @@ _AGENT: tuple[Spec, ...] = (
     ("agent_cpu_ratio", "cpu_percent", PCT, "The agent's own CPU, fraction of one core."),
     ("agent_resident_memory_bytes", "rss_bytes", 1, "The agent's own resident memory."),
     ("agent_over_budget", "over_budget", 1, "1 when the agent is over its CPU/memory budget."),
-    ("agent_process_scan_every", "process_scan_every", 1, "Process scan every N cycles."),
+    ("agent_process_scan_every", "process_scan_every", 1, "Process/sensor/GPU reads every N."),
 )
 _SENSOR: tuple[Spec, ...] = (
     ("temperature_celsius", "current_celsius", 1, "Sensor temperature."),

@@ -38,6 +38,25 @@ def human_duration(seconds: float | None) -> str:
     return f"{days}d {hours:02d}:{minutes:02d}" if days else f"{hours:02d}:{minutes:02d}"
 
 
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` characters, the cut marked by "…" (long mountpoints, devices)."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def human_count(value: float | None) -> str:
+    """A count in at most 4 characters: `9999`, `12k`, `4.6M`, `750M`, `7.0G`."""
+    if value is None:
+        return "-"
+    number = float(value)
+    if abs(number) < 10_000:
+        return f"{number:.0f}"
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(number) >= size:
+            scaled = number / size
+            return f"{scaled:.1f}{unit}" if abs(scaled) < 10 else f"{scaled:.0f}{unit}"
+    return f"{number:.0f}"  # pragma: no cover - unreachable
+
+
 def _style(percent: float, threshold: Threshold | None) -> str:
     level = threshold.level(percent) if threshold else None
     return {None: "green", CRITICAL: "bold red"}.get(level, "yellow")
@@ -54,6 +73,13 @@ def bar(percent: float | None, width: int = 20, threshold: Threshold | None = No
     text.append("░" * (width - filled), style="dim")
     text.append(f"] {float(percent):5.1f}%")
     return text
+
+
+def percent_text(percent: float | None, threshold: Threshold | None = None) -> Text:
+    """`97.0%` coloured by the threshold level, for tables too narrow for a bar."""
+    if percent is None:
+        return Text("-")
+    return Text(f"{float(percent):5.1f}%", style=_style(float(percent), threshold))
 
 
 def section_table(title: str, *columns: str, right: Sequence[str] = ()) -> Table:

@@ -13,14 +13,31 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from fleetwatch.agent.top import details
 from fleetwatch.agent.top.alerts import CRITICAL, DEFAULT_THRESHOLDS, LocalAlert
-from fleetwatch.agent.top.format import bar, human_bytes, human_duration, human_rate, section_table
+from fleetwatch.agent.top.format import (
+    bar,
+    fit,
+    human_bytes,
+    human_count,
+    human_duration,
+    human_rate,
+    percent_text,
+    section_table,
+)
 
+#: Every line fits an 80-column terminal: long names are cut to these widths (compact,
+#: detailed), and the compact disks and network tables go side by side only when they fit.
+MOUNT_WIDTH = (20, 18)
+DEVICE_WIDTH = 14
+FSTYPE_WIDTH = 5
+HOST_WIDTH = 14
+INTERFACE_WIDTH = 10
 COMPACT_PROCESSES = 5
 DETAILED_PROCESSES = 15
 
@@ -30,15 +47,17 @@ def _header(snapshot: Mapping[str, Any], detailed: bool) -> Text:
     metrics: Mapping[str, Any] = snapshot.get("metrics") or {}
     cpu: Mapping[str, Any] = metrics.get("cpu") or {}
     parts = [
-        f"fleetwatch top - {system.get('hostname', '?')}",
-        str(system.get("os_release") or system.get("os") or "") if detailed else "",
+        fit(str(system.get("hostname", "?")), HOST_WIDTH),
         f"up {human_duration(metrics.get('uptime_seconds'))}",
         "load " + " ".join(f"{cpu.get(k) or 0:.2f}" for k in ("load_1", "load_5", "load_15")),
         f"{metrics.get('process_count', '-')} procs",
         datetime.now().strftime("%H:%M:%S"),
         "detailed" if detailed else "compact",
+        # last: on a narrow terminal the line is cut here rather than wrapped
+        str(system.get("os_release") or system.get("os") or "") if detailed else "",
     ]
-    return Text("  ".join(p for p in parts if p), style="bold")
+    line = "  ".join(p for p in parts if p)
+    return Text(line, style="bold", no_wrap=True, overflow="ellipsis")
 
 
 def _resources(metrics: Mapping[str, Any], detailed: bool) -> Table:
@@ -70,12 +89,17 @@ def _disks(metrics: Mapping[str, Any], detailed: bool) -> Table:
     columns = ["Mount", "Device", "Type"] if detailed else ["Mount"]
     table = section_table("Disks", *columns, "Used", "Total", "Use", right=("Used", "Total"))
     for disk in metrics.get("disks") or []:
-        cells = [str(disk.get("mountpoint", ""))]
+        cells = [fit(str(disk.get("mountpoint", "")), MOUNT_WIDTH[detailed])]
         if detailed:
-            cells += [str(disk.get("device", "")), str(disk.get("fstype", ""))]
+            cells += [
+                fit(str(disk.get("device", "")), DEVICE_WIDTH),
+                fit(str(disk.get("fstype", "")), FSTYPE_WIDTH),
+            ]
         percent = disk.get("percent")
         cells += [human_bytes(disk.get("used")), human_bytes(disk.get("total"))]
-        table.add_row(*cells, bar(percent, 10, DEFAULT_THRESHOLDS["disk"]))
+        limit = DEFAULT_THRESHOLDS["disk"]
+        use = percent_text(percent, limit) if detailed else bar(percent, 10, limit)
+        table.add_row(*cells, use)
     io: Mapping[str, Any] = metrics.get("disk_io") or {}
     if io:
         read, write = (
@@ -90,23 +114,23 @@ def _disks(metrics: Mapping[str, Any], detailed: bool) -> Table:
 
 
 def _network(metrics: Mapping[str, Any], detailed: bool) -> Table:
-    extra = (
-        ["Pkts in/s", "Pkts out/s", "Err in", "Err out", "Drop in", "Drop out"] if detailed else []
-    )
+    extra = ["Pkts/s", "Errors", "Drops"] if detailed else []
     columns = ["Interface", "Recv/s", "Sent/s", *extra]
     table = section_table("Network", *columns, right=columns[1:])
     for nic in metrics.get("interfaces") or []:
         cells = [
-            str(nic.get("name", "")),
+            fit(str(nic.get("name", "")), INTERFACE_WIDTH),
             human_rate(nic.get("bytes_recv_per_sec")),
             human_rate(nic.get("bytes_sent_per_sec")),
         ]
         if detailed:
-            for key in ("packets_recv_per_sec", "packets_sent_per_sec"):
-                value = nic.get(key)
-                cells.append("-" if value is None else f"{value:.0f}")
-            cells += [str(nic.get(k, 0)) for k in ("errin", "errout", "dropin", "dropout")]
+            packets = [nic.get(k) for k in ("packets_recv_per_sec", "packets_sent_per_sec")]
+            cells.append("/".join(human_count(v) for v in packets))
+            for pair in (("errin", "errout"), ("dropin", "dropout")):
+                cells.append("/".join(human_count(nic.get(k, 0)) for k in pair))
         table.add_row(*cells)
+    if detailed:
+        table.caption = "packets, errors, drops: in/out"
     return table
 
 
@@ -161,9 +185,26 @@ def _storage_and_network(metrics: Mapping[str, Any], detailed: bool) -> list[Ren
     disks, network = _disks(metrics, detailed), _network(metrics, detailed)
     if detailed:
         return [disks, network]
-    row = Table.grid(padding=(0, 4))
-    row.add_row(disks, network)
-    return [row]
+    return [_SideBySide(disks, network)]
+
+
+class _SideBySide:
+    """Two tables side by side when the terminal is wide enough, else one below the other."""
+
+    GAP = 4
+
+    def __init__(self, left: Table, right: Table) -> None:
+        self.left, self.right = left, right
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = [Measurement.get(console, options, t).maximum for t in (self.left, self.right)]
+        if sum(widths) + self.GAP <= options.max_width:
+            row = Table.grid(padding=(0, self.GAP))
+            row.add_row(self.left, self.right)
+            yield row
+        else:
+            yield self.left
+            yield self.right
 
 
 def render_frame(
@@ -190,5 +231,6 @@ def render_frame(
             details.gpus(snapshot),
             details.containers(snapshot),
         ]
-    parts += [_alerts(alerts), Text(footer) if footer else _statistics(snapshot, stats)]
+    last = Text(footer, no_wrap=True, overflow="ellipsis") if footer else None
+    parts += [_alerts(alerts), last or _statistics(snapshot, stats)]
     return Group(*(p for p in parts if p is not None))
