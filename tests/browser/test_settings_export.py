@@ -36,6 +36,6 @@ def test_periodic_export_card(hub: tuple[RunningHub, str], page: Any) -> None:
     name = link.inner_text()
     body = page.request.get(base + f"/api/dashboard/exports/{name}").body()
     data = json.loads(gzip.decompress(body))
-    assert len(data["servers"]) == 8  # the demo fleet
+    assert len(data["servers"]) >= 8  # the demo fleet (other tests of the session add some)
     shot(page, "28-settings-periodic-export")
     assert page.fleet_errors == []
