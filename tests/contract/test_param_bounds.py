@@ -3,8 +3,12 @@ never a 500 (issue 26.9; schemathesis found them, `test_schemathesis.py` keeps t
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from factories import make_snapshot
+from hubtest import register
 from unit.hub_query.harness import Hub
 
 HUGE = 2**64 + 1
@@ -59,3 +63,46 @@ def test_nul_and_huge_numbers_in_bodies_are_422(
     response = hub.client.request(method, BASE + path, json=body)
     assert response.status_code == 422, response.text
     assert field in response.json()["error"]["message"]
+
+
+def _snapshot_with(path: tuple[str | int, ...], value: object) -> dict[str, object]:
+    body: dict[str, object] = make_snapshot()
+    node: object = body
+    for key in path[:-1]:
+        node = node[key]  # type: ignore[index]
+    node[path[-1]] = value  # type: ignore[index]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("metrics", "memory_total"), 10**40, "metrics.memory_total: Input should be less than"),
+        (("metrics", "memory_total"), 1e40, "metrics.memory_total"),
+        (("metrics", "uptime_seconds"), 1e300, "metrics.uptime_seconds: Input should be less"),
+        (("metrics", "disks", 0, "mountpoint"), "/data\u0000",
+         "metrics.disks[0].mountpoint: must not contain NUL"),
+        (("snapshot_id",), "\u0000", "snapshot_id: must not contain NUL"),
+        (("system", "hostname"), "web\u0000", "system.hostname: must not contain NUL"),
+    ],
+)  # fmt: skip
+def test_snapshots_with_nul_or_absurd_numbers_are_422(
+    hub: Hub, path: tuple[str | int, ...], value: object, message: str
+) -> None:
+    _, headers = register(hub.client)
+    body = _snapshot_with(path, value)
+    response = hub.client.post("/api/metrics", content=json.dumps(body), headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"].startswith(message), response.text
+    assert hub.client.post("/api/metrics", json=make_snapshot(), headers=headers).status_code == 200
+
+
+def test_registration_and_live_samples_refuse_nul(hub: Hub) -> None:
+    response = hub.client.post("/api/register", json={"hostname": "web\u0000"})
+    assert response.status_code == 422, response.text
+    assert "hostname: must not contain NUL" in response.json()["error"]["message"]
+    _, headers = register(hub.client)
+    live = {"cpu_percent": 1.0, "memory_percent": 2.0, "sample_id": "a\u0000"}
+    response = hub.client.post("/api/metrics/live", json=live, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "sample_id: must not contain NUL" in response.json()["error"]["message"]
