@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -84,9 +85,8 @@ def validation_error(exc: ValidationError, batch: bool = False) -> ApiError:
     field = field_path(first["loc"])
     if not field:
         return ApiError(422, "invalid", f"the body must be a JSON object ({first['msg']})")
-    nul = (
-        first["type"] == "string_pattern_mismatch" and first.get("ctx", {}).get("pattern") == NO_NUL
-    )
+    context: dict[str, Any] = dict(first.get("ctx") or {})
+    nul = first["type"] == "string_pattern_mismatch" and context.get("pattern") == NO_NUL
     message = f"{field}: {NUL_MESSAGE if nul else first['msg']}"
     loc = first["loc"]
     if batch and len(loc) >= 2 and loc[0] == "snapshots" and isinstance(loc[1], int):
