@@ -85,8 +85,9 @@ def validation_error(exc: ValidationError, batch: bool = False) -> ApiError:
     field = field_path(first["loc"])
     if not field:
         return ApiError(422, "invalid", f"the body must be a JSON object ({first['msg']})")
-    context: dict[str, Any] = dict(first.get("ctx") or {})
-    nul = first["type"] == "string_pattern_mismatch" and context.get("pattern") == NO_NUL
+    context: Any = first.get("ctx")
+    pattern = context.get("pattern") if isinstance(context, dict) else None
+    nul = first["type"] == "string_pattern_mismatch" and pattern == NO_NUL
     message = f"{field}: {NUL_MESSAGE if nul else first['msg']}"
     loc = first["loc"]
     if batch and len(loc) >= 2 and loc[0] == "snapshots" and isinstance(loc[1], int):
