@@ -41,9 +41,11 @@ def live_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running
         with running_hub(tmp_path, None, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0") as hub:
             yield hub
         return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        with running_hub(tmp_path, url, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0") as hub:
-            yield hub
+    with (
+        postgres_schema(request.getfixturevalue("postgres_url")) as url,
+        running_hub(tmp_path, url, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0") as hub,
+    ):
+        yield hub
 
 
 def _agent_headers(hub: RunningHub) -> dict[str, str]:
@@ -83,19 +85,19 @@ def test_no_operation_answers_a_server_error(live_hub: RunningHub) -> None:
             suppress_health_check=list(HealthCheck),
         )
         @given(case=strategy)
-        def fuzz(case: schemathesis.Case) -> None:
+        def fuzz(case: schemathesis.Case) -> None:  # called in this iteration only
             nonlocal calls
-            if time.monotonic() > stop or len(failures) > 20:
+            if time.monotonic() > stop or len(failures) > 20:  # noqa: B023
                 return
             calls += 1
             try:
-                response = case.call(session=session, headers=headers, timeout=10)
+                response = case.call(session=session, headers=headers, timeout=10)  # noqa: B023
             except requests.Timeout:
                 return  # a stream that stays open (SSE) is not a server error
             try:
                 case.validate_response(response, checks=[not_a_server_error])
             except Exception as exc:
-                failures.append(f"{operation.label}: {str(exc)[:600]}\n{case.as_curl_command()}")
+                failures.append(f"{operation.label}: {str(exc)[:600]}\n{case.as_curl_command()}")  # noqa: B023
 
         try:
             fuzz()
