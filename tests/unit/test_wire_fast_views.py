@@ -62,6 +62,12 @@ def _norm(node: Any) -> Any:
         return [_norm(v) for v in node]
     if not isinstance(node, dict):
         return node
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1:  # pydantic's form of a key pattern
+        ((pattern, value),) = patterns.items()
+        names = {**node.get("propertyNames", {}), "pattern": pattern}
+        rest = {k: v for k, v in node.items() if k != "patternProperties"}
+        node = {**rest, "propertyNames": names, "additionalProperties": value}
     out = {}
     for key, value in node.items():
         added = (

@@ -3,7 +3,9 @@
 Naming: seed-001 keys are kept exactly (`memory_total`, `disks[].total`, ... in bytes) so
 seed-001 agents and clients keep working; every field fleetwatch adds carries its unit in its
 name (`_bytes`, `_per_sec`, `_percent`, `_mhz`, `_celsius`, `_seconds`, `_total`).
-All numbers are finite; counters, sizes and rates are non-negative.
+All numbers are finite; counters, sizes and rates are non-negative and bounded (integers fit a
+signed 64-bit column, floats stay below `FLOAT_MAX`); strings hold no NUL (PostgreSQL refuses
+it). Anything else is a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fleetwatch.protocol.version import PROTOCOL_VERSION
 
-NonNeg = Annotated[float, Field(ge=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+#: the largest integer a signed 64-bit column holds (SQLite INTEGER, PostgreSQL BIGINT)
+INT_MAX = 2**63 - 1
+#: the largest non-negative float (rates, seconds, watts, MiB): far beyond any real reading
+FLOAT_MAX = 1e15
+#: strings match this: no NUL character anywhere (the message says so: `NUL_MESSAGE`)
+NO_NUL = r"^[^\x00]*$"
+NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
+
+NonNeg = Annotated[float, Field(ge=0, le=FLOAT_MAX)]
+NonNegInt = Annotated[int, Field(ge=0, le=INT_MAX)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 # Per-process CPU can exceed 100 % on multi-core hosts.
 ProcPercent = Annotated[float, Field(ge=0, le=100_000)]
-Name = Annotated[str, Field(max_length=255)]
-Text = Annotated[str, Field(max_length=4096)]
+Name = Annotated[str, Field(max_length=255, pattern=NO_NUL)]
+Text = Annotated[str, Field(max_length=4096, pattern=NO_NUL)]
+Ident = Annotated[str, Field(max_length=64, pattern=NO_NUL)]
 
 
 class Wire(BaseModel):
@@ -286,7 +297,7 @@ class Snapshot(Wire):
     """A full snapshot: `POST /api/metrics` body (or one element of a batch)."""
 
     protocol_version: NonNegInt = 0
-    snapshot_id: Annotated[str, Field(max_length=64)] | None = None
+    snapshot_id: Ident | None = None
     collected_at: Name | None = None  # ISO 8601 UTC
     metrics: Metrics
     processes: list[Process] = Field(default_factory=list, max_length=1000)
@@ -324,7 +335,7 @@ class DiskIORate(Wire):
 
 class LiveSample(Wire):
     protocol_version: NonNegInt = 0
-    sample_id: Annotated[str, Field(max_length=64)] | None = None
+    sample_id: Ident | None = None
     collected_at: Name | None = None
     cpu_percent: Percent
     cpu_per_core: list[Percent] = Field(default_factory=list, max_length=4096)
@@ -347,7 +358,7 @@ class LiveSample(Wire):
 class Registration(Wire):
     """`POST /api/register` body. Real seed-001 agents send extra fields; those kept are here."""
 
-    hostname: Annotated[str, Field(min_length=1, max_length=255)]
+    hostname: Annotated[str, Field(min_length=1, max_length=255, pattern=NO_NUL)]
     ip_address: Name | None = None
     os_info: Name | None = None
     display_name: Name | None = None

@@ -6,16 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
 
 from fleetwatch.errors import InvalidFieldError
 from fleetwatch.hub.api.auth_dashboard import Admin, Ctx, Operator, Viewer
 from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.params import DbId, JsonObject, Offset
 from fleetwatch.hub.services import alert_actions, alert_config
 from fleetwatch.hub.services import alerts as service
 
 router = APIRouter(prefix="/api/dashboard", tags=["alerts"])
-JsonObject = Annotated[dict[str, Any], Body()]
 LEVELS = ("INFO", "WARNING", "CRITICAL")
 STATES = ("firing", "acknowledged", "resolved", "open")
 
@@ -57,7 +57,7 @@ async def get_history(
     since: Annotated[float | None, Query(description="epoch seconds")] = None,
     until: Annotated[float | None, Query(description="epoch seconds")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     if level is not None and level.upper() not in LEVELS:
         raise ApiError(422, "invalid", f"level: expected one of {', '.join(LEVELS)}", "level")
@@ -87,18 +87,18 @@ async def post_dry_run(ctx: Ctx, _who: Viewer, body: JsonObject) -> dict[str, An
 
 
 @router.get("/alert-rules/{rule_id}", summary="One alert rule")
-async def get_rule(ctx: Ctx, _who: Viewer, rule_id: int) -> dict[str, Any]:
+async def get_rule(ctx: Ctx, _who: Viewer, rule_id: DbId) -> dict[str, Any]:
     return await alert_config.get_rule(ctx, rule_id)
 
 
 @router.patch("/alert-rules/{rule_id}", summary="Change an alert rule (fields merged)")
-async def patch_rule(ctx: Ctx, who: Admin, rule_id: int, body: JsonObject) -> dict[str, Any]:
+async def patch_rule(ctx: Ctx, who: Admin, rule_id: DbId, body: JsonObject) -> dict[str, Any]:
     with fields_checked():
         return await alert_config.save_rule(ctx, body, who.name, rule_id)
 
 
 @router.delete("/alert-rules/{rule_id}", summary="Delete an alert rule")
-async def delete_rule(ctx: Ctx, who: Admin, rule_id: int) -> dict[str, Any]:
+async def delete_rule(ctx: Ctx, who: Admin, rule_id: DbId) -> dict[str, Any]:
     await alert_config.delete_rule(ctx, rule_id, who.name)
     return {"success": True}
 

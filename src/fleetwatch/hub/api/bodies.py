@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 
 from fleetwatch.hub.api.errors import ApiError, field_path
+from fleetwatch.protocol.models import NO_NUL, NUL_MESSAGE
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
@@ -83,7 +85,10 @@ def validation_error(exc: ValidationError, batch: bool = False) -> ApiError:
     field = field_path(first["loc"])
     if not field:
         return ApiError(422, "invalid", f"the body must be a JSON object ({first['msg']})")
-    message = f"{field}: {first['msg']}"
+    context: Any = first.get("ctx")
+    pattern = context.get("pattern") if isinstance(context, dict) else None
+    nul = first["type"] == "string_pattern_mismatch" and pattern == NO_NUL
+    message = f"{field}: {NUL_MESSAGE if nul else first['msg']}"
     loc = first["loc"]
     if batch and len(loc) >= 2 and loc[0] == "snapshots" and isinstance(loc[1], int):
         message = f"snapshot {loc[1]} of the batch is invalid (nothing was stored): {message}"

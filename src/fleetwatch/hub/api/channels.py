@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter
 
 from fleetwatch.hub.api.alerts import fields_checked
 from fleetwatch.hub.api.auth_dashboard import Admin, Ctx, Viewer
 from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.params import DbId, JsonObject
 from fleetwatch.hub.mail.config import TEMPLATE_TYPES
 from fleetwatch.hub.services import alert_actions, alert_config
 from fleetwatch.hub.services.alerts import runtime_of
 
 router = APIRouter(prefix="/api/dashboard", tags=["channels"])
-JsonObject = Annotated[dict[str, Any], Body()]
 
 
 @router.get("/channels", summary="Notification channels with their statistics")
@@ -29,24 +29,24 @@ async def post_channel(ctx: Ctx, who: Admin, body: JsonObject) -> dict[str, Any]
 
 
 @router.get("/channels/{channel_id}", summary="One channel")
-async def get_channel(ctx: Ctx, _who: Viewer, channel_id: int) -> dict[str, Any]:
+async def get_channel(ctx: Ctx, _who: Viewer, channel_id: DbId) -> dict[str, Any]:
     return await alert_config.get_channel(ctx, channel_id)
 
 
 @router.patch("/channels/{channel_id}", summary="Change a channel (fields merged)")
-async def patch_channel(ctx: Ctx, who: Admin, channel_id: int, body: JsonObject) -> dict[str, Any]:
+async def patch_channel(ctx: Ctx, who: Admin, channel_id: DbId, body: JsonObject) -> dict[str, Any]:
     with fields_checked():
         return await alert_config.save_channel(ctx, body, who.name, channel_id)
 
 
 @router.delete("/channels/{channel_id}", summary="Delete a channel")
-async def delete_channel(ctx: Ctx, who: Admin, channel_id: int) -> dict[str, Any]:
+async def delete_channel(ctx: Ctx, who: Admin, channel_id: DbId) -> dict[str, Any]:
     await alert_config.delete_channel(ctx, channel_id, who.name)
     return {"success": True}
 
 
 @router.post("/channels/{channel_id}/test", summary="Send a test notification now")
-async def test_channel(ctx: Ctx, who: Admin, channel_id: int) -> dict[str, Any]:
+async def test_channel(ctx: Ctx, who: Admin, channel_id: DbId) -> dict[str, Any]:
     error = await alert_actions.send_channel_test(ctx, channel_id, who.name)
     return {"success": error is None, "error": error}
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter
 
 from fleetwatch.hub.api.auth_dashboard import Ctx, Viewer
 from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.params import JsonObject
 from fleetwatch.hub.services import alerts as service
 
 router = APIRouter(prefix="/api/dashboard", tags=["notifications"])
@@ -22,9 +23,7 @@ async def get_notifications(ctx: Ctx, _who: Viewer) -> list[dict[str, Any]]:
     "/notifications",
     summary='Mark read: {"notification_id": N} or {"mark_all": true}',
 )
-async def patch_notifications(
-    ctx: Ctx, _who: Viewer, body: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+async def patch_notifications(ctx: Ctx, _who: Viewer, body: JsonObject) -> dict[str, Any]:
     mark_all = body.get("mark_all", False)
     if not isinstance(mark_all, bool):
         raise ApiError(422, "invalid", "mark_all: expected true or false", "mark_all")

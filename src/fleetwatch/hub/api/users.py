@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fleetwatch.errors import UserError
 from fleetwatch.hub.api.auth_dashboard import Admin, Ctx, Viewer
 from fleetwatch.hub.api.errors import ApiError
+from fleetwatch.hub.api.params import DbId, Offset
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import audit, passwords, tokens, users
 
@@ -162,7 +163,7 @@ async def create_my_token(body: TokenCreate, ctx: Ctx, who: Viewer) -> dict[str,
 
 
 @router.delete("/me/tokens/{token_id}", summary="Revoke one of my API tokens")
-async def revoke_my_token(token_id: int, ctx: Ctx, who: Viewer) -> dict[str, Any]:
+async def revoke_my_token(token_id: DbId, ctx: Ctx, who: Viewer) -> dict[str, Any]:
     with user_errors():
         info = await tokens.revoke_token(ctx, token_id, actor=who.name, owner=who.name)
     return info.public()
@@ -182,7 +183,7 @@ async def create_user_token(name: str, body: TokenCreate, ctx: Ctx, who: Admin) 
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke any API token (admin)")
-async def revoke_token(token_id: int, ctx: Ctx, who: Admin) -> dict[str, Any]:
+async def revoke_token(token_id: DbId, ctx: Ctx, who: Admin) -> dict[str, Any]:
     with user_errors():
         info = await tokens.revoke_token(ctx, token_id, actor=who.name)
     return info.public()
@@ -193,7 +194,7 @@ async def audit_log(
     ctx: Ctx,
     _who: Admin,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     actor: str | None = Query(None, max_length=255),
     action: str | None = Query(None, max_length=64, description="prefix, e.g. `user.`"),
     q: str | None = Query(None, max_length=200, description="text in target/detail/action"),

@@ -5,8 +5,9 @@ serialisation of the stored form (~43 us) were a third of the hub's CPU per payl
 decodes, validates and encodes the same snapshot in a fraction of that. The pydantic models in
 `protocol/models.py` stay the single source of truth: at import, each model's `model_fields` are
 translated into a `msgspec.Struct` (same field names and order, types, defaults and default
-factories, ge/gt/le/lt/min_length/max_length), and whatever the translation cannot mirror
-exactly (aliases, validators, other constraints, config that changes parsing) raises here.
+factories, ge/gt/le/lt/min_length/max_length, anchored patterns), and whatever the translation
+cannot mirror exactly (aliases, validators, other constraints, config that changes parsing)
+raises here.
 
 The fast path only ever *narrows* what is accepted. A body msgspec accepts is one pydantic
 accepts with the same values, and `to_json` of its Struct is byte for byte pydantic's stored
@@ -49,6 +50,9 @@ _CONSTRAINTS: dict[type, str] = {
 }
 _NUMBER = frozenset({"ge", "gt", "le", "lt"})
 _LENGTH = frozenset({"min_length", "max_length"})
+#: a `pattern` is searched (not fully matched) by both pydantic-core and msgspec; patterns are
+#: mirrored only when they are anchored at both ends, where the two engines agree
+_STRING = _LENGTH | {"pattern"}
 
 
 class LiveView(Protocol):
@@ -65,10 +69,18 @@ def _constraints(extras: Sequence[Any]) -> dict[str, Any]:
             out.update(_constraints(extra.metadata))
             continue
         name = _CONSTRAINTS.get(type(extra))
+        pattern = getattr(extra, "pattern", None)
+        if name is None and isinstance(pattern, str) and _anchored(pattern):
+            out["pattern"] = pattern
+            continue
         if name is None:
             raise TypeError(f"wire_fast cannot mirror the constraint {extra!r}")
         out[name] = getattr(extra, name)
     return out
+
+
+def _anchored(pattern: str) -> bool:
+    return pattern.startswith("^") and pattern.endswith("$") and "|" not in pattern
 
 
 def _meta(base: Any, constraints: dict[str, Any], allowed: frozenset[str]) -> Any:
@@ -169,7 +181,7 @@ class Mirror:
         if hint is float:
             return _float(constraints)
         if hint is str:
-            return _meta(str, constraints, _LENGTH)
+            return _meta(str, constraints, _STRING)
         raise TypeError(f"wire_fast cannot mirror {hint!r} with {constraints}")
 
 
