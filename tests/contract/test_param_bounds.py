@@ -106,3 +106,16 @@ def test_registration_and_live_samples_refuse_nul(hub: Hub) -> None:
     response = hub.client.post("/api/metrics/live", json=live, headers=headers)
     assert response.status_code == 422, response.text
     assert "sample_id: must not contain NUL" in response.json()["error"]["message"]
+
+
+def test_nul_in_query_or_path_is_422_not_a_database_error(hub: Hub) -> None:
+    """Schemathesis found `?server_id=a%00b` a 500 on PostgreSQL (it refuses NUL in text)."""
+    for url in (
+        "/api/dashboard/alerts/history?server_id=a%00b",
+        "/api/dashboard/audit?actor=x%00",
+        "/api/dashboard/server/abc%00def",
+    ):
+        r = hub.client.get(url)
+        assert r.status_code == 422, (url, r.text)
+        assert "NUL" in r.json()["error"]["message"]
+    assert hub.client.get("/api/dashboard/alerts/history?server_id=plain").status_code == 200

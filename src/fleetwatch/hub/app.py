@@ -31,6 +31,7 @@ from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api.fastpath import HubApp
+from fleetwatch.hub.api.nul_guard import NulGuard
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.bridge import PgBridge, start_bridge
 from fleetwatch.hub.context import HubContext
@@ -163,6 +164,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install_error_handlers(app)
+    app.add_middleware(NulGuard)
     for alert_router in (alerts_api, channels_api, maintenance_api, notifications_api):
         app.include_router(alert_router.router)
     for router in (ingest.router, query.router, export.router, session.router, users.router):
