@@ -2,7 +2,8 @@
 
 Live samples are taken every 1–60 s, so they avoid the full process scan: on Linux the
 process count is the number of pid directories and the thread count comes from `loadavg`.
-Rates are 0.0 (not absent) on the first sample because the live wire format has no nulls.
+Rates are null on the first sample (no earlier counter to take a difference from): a 0.0
+there would draw a fake idle point at the start of every live chart (issue 26.4).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class LiveSampler:
             "swap_percent": swap.get("percent", 0.0),
             "swap_used": swap.get("used_bytes", 0),
             "network_rate": net,
-            "disk_io_rate": {k: disk.get(k) or 0.0 for k in _DISK_RATES},
+            "disk_io_rate": {k: disk.get(k) for k in _DISK_RATES},
             "process_count": counts[0],
             "thread_count": counts[1],
             "handle_count": handles or 0,

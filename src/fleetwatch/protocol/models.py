@@ -320,17 +320,22 @@ class SnapshotBatch(Wire):
 
 
 class NetworkRate(Wire):
-    bytes_sent_per_sec: NonNeg = 0.0
-    bytes_recv_per_sec: NonNeg = 0.0
-    packets_sent_per_sec: NonNeg = 0.0
-    packets_recv_per_sec: NonNeg = 0.0
+    """Rates since the previous sample; null on an agent's first sample (no counter before
+    it: a 0 there would draw a fake idle point)."""
+
+    bytes_sent_per_sec: NonNeg | None = 0.0
+    bytes_recv_per_sec: NonNeg | None = 0.0
+    packets_sent_per_sec: NonNeg | None = 0.0
+    packets_recv_per_sec: NonNeg | None = 0.0
 
 
 class DiskIORate(Wire):
-    read_bytes_per_sec: NonNeg = 0.0
-    write_bytes_per_sec: NonNeg = 0.0
-    read_count_per_sec: NonNeg = 0.0
-    write_count_per_sec: NonNeg = 0.0
+    """As `NetworkRate`: null on the first sample."""
+
+    read_bytes_per_sec: NonNeg | None = 0.0
+    write_bytes_per_sec: NonNeg | None = 0.0
+    read_count_per_sec: NonNeg | None = 0.0
+    write_count_per_sec: NonNeg | None = 0.0
 
 
 class LiveSample(Wire):

@@ -165,6 +165,7 @@ def test_host_totals_leave_out_loopback_but_list_it() -> None:
     totals, interfaces = collector.collect([], lambda _: None)
     assert totals["bytes_sent"] == 1100 and totals["bytes_recv"] == 1200
     assert totals["bytes_sent_per_sec"] == 1000.0 and totals["bytes_recv_per_sec"] == 1000.0
+    clock.advance(1.0)
     assert collector.total_rates(lambda _: None)["bytes_sent_per_sec"] == 0.0  # nothing new
     by_name = {i["name"]: i for i in interfaces}
     assert by_name["lo"]["bytes_sent_per_sec"] == 50000.0  # per interface, loopback stays

@@ -102,12 +102,13 @@ def test_live_samples_have_rates_after_the_first(tmp_path: Path) -> None:
     collector = SnapshotCollector(validate({}), sources=sources)
     first = collector.collect_live()
     LiveSample.model_validate(first)
-    assert first["network_rate"]["bytes_recv_per_sec"] == 0.0
+    assert first["network_rate"]["bytes_recv_per_sec"] is None  # no earlier counter: no rate
     assert first["process_count"] == 3 and first["thread_count"] == 345  # from loadavg
     sources.clock.advance(1.0)  # type: ignore[attr-defined]
     second = collector.collect_live()
     LiveSample.model_validate(second)
     assert second["handle_count"] == 1234
+    assert second["network_rate"]["bytes_recv_per_sec"] is not None
 
 
 def test_snapshot_rates_start_empty_and_live_keeps_separate_state(tmp_path: Path) -> None:

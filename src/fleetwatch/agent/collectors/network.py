@@ -138,11 +138,13 @@ class NetworkCollector:
             interfaces.append(entry)
         return totals, interfaces
 
-    def total_rates(self, warn: Warn) -> dict[str, float]:
-        """Live mode: per-second rates of the totals only (0.0 on the first sample)."""
+    def total_rates(self, warn: Warn) -> dict[str, float | None]:
+        """Live mode: per-second rates of the totals only (None on the first sample)."""
         counters = self._counters(warn)
         stats = self._interface_stats()
         counted = [c for name, c in counters.items() if not is_loopback(name, stats.get(name))]
         tracked = {("", f): float(sum(c[f] for c in counted)) for f in RATED}
         rates = self._rates.update(tracked, self._clock())
-        return {f"{f}_per_sec": round(rates[("", f)] or 0.0, 1) for f in RATED}
+        return {
+            f"{f}_per_sec": None if (r := rates[("", f)]) is None else round(r, 1) for f in RATED
+        }

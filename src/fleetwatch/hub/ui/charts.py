@@ -9,9 +9,11 @@ from fleetwatch.hub.ui.units import CPU_COLOR, MEMORY_COLOR
 AXIS = {"color": "#94a3b8"}
 SPLIT = {"lineStyle": {"color": "rgba(148,163,184,.15)"}}
 PERCENT_FMT = "(v) => v == null ? '–' : v.toFixed(1) + ' %'"
+#: IEC like `units.fmt_rate`: 1 KiB/s = 1024 B/s
 RATE_FMT = (
-    "(v) => v == null ? '–' : (v >= 1048576 ? (v / 1048576).toFixed(1) + ' MB/s'"
-    " : (v / 1024).toFixed(1) + ' KB/s')"
+    "(v) => v == null ? '–' : (v >= 1073741824 ? (v / 1073741824).toFixed(1) + ' GiB/s'"
+    " : v >= 1048576 ? (v / 1048576).toFixed(1) + ' MiB/s'"
+    " : (v / 1024).toFixed(1) + ' KiB/s')"
 )
 COUNT_FMT = "(v) => v == null ? '–' : Math.round(v)"
 
@@ -22,8 +24,15 @@ def time_series(
     unit: str = "%",
     y_max: float | None = None,
     area: bool = True,
+    window_ms: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """Lines over time. `series` = (name, colour, [[epoch_ms, value], ...])."""
+    """Lines over time. `series` = (name, colour, [[epoch_ms, value], ...]). `window_ms`
+    (start, end) pins the time axis to the window asked for, as Grafana does, instead of
+    fitting it to the data (24 h of a server with 2 minutes of data is a short line at
+    the right, not 2 minutes stretched over the chart)."""
+    x_axis: dict[str, Any] = {"type": "time", "axisLabel": AXIS, "splitLine": {"show": False}}
+    if window_ms is not None:
+        x_axis["min"], x_axis["max"] = window_ms
     fmt = {"%": PERCENT_FMT, "B/s": RATE_FMT}.get(unit, COUNT_FMT)
     y_axis: dict[str, Any] = {
         "type": "value",
@@ -40,7 +49,7 @@ def time_series(
         "tooltip": {"trigger": "axis", ":valueFormatter": fmt},
         "legend": {"data": [s[0] for s in series], "textStyle": AXIS, "top": 0},
         "grid": {"left": 56, "right": 16, "top": 30, "bottom": 28},
-        "xAxis": {"type": "time", "axisLabel": AXIS, "splitLine": {"show": False}},
+        "xAxis": x_axis,
         "yAxis": y_axis,
         "series": [
             {

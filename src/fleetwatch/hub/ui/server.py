@@ -4,6 +4,7 @@ edit and delete; the performance monitor is a tab (`live.py`)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import Request
@@ -39,7 +40,7 @@ PROCESS_COLUMNS: list[dict[str, Any]] = [
     {"name": "name", "label": "Name", "field": "name", "sortable": True, "align": "left"},
     {"name": "cpu", "label": "CPU %", "field": "cpu_percent", "sortable": True},
     {"name": "mem", "label": "Memory %", "field": "memory_percent", "sortable": True},
-    {"name": "mb", "label": "MB", "field": "memory_mb", "sortable": True},
+    {"name": "mb", "label": "MiB", "field": "memory_mb", "sortable": True},
     {"name": "status", "label": "Status", "field": "status", "sortable": True, "align": "left"},
     {"name": "user", "label": "User", "field": "username", "sortable": True, "align": "left"},
 ]
@@ -51,7 +52,10 @@ def _points(history: dict[str, Any], metric: str) -> list[list[float | None]]:
     return [[t * 1000, v] for t, v in zip(ts, avg, strict=False)]
 
 
-def history_charts(history: dict[str, Any]) -> None:
+def history_charts(history: dict[str, Any], hours: float) -> None:
+    """The four history charts, each drawn over the whole window (now - `hours` .. now)."""
+    until_ms = time.time() * 1000
+    window_ms = (until_ms - hours * 3_600_000, until_ms)
     with ui.grid().classes("w-full gap-3 grid-cols-1 lg:grid-cols-2"):
         specs = [
             (
@@ -96,9 +100,8 @@ def history_charts(history: dict[str, Any]) -> None:
             with ui.card().classes("fw-card p-3"):
                 ui.label(f"{title} ({history.get('tier', 'raw')} data)").classes("font-semibold")
                 series = [(n, c, _points(history, m)) for n, c, m in lines]
-                ui.echart(charts.time_series(series, unit=unit, y_max=y_max)).classes(
-                    "w-full h-60"
-                ).mark("history-chart")
+                options = charts.time_series(series, unit=unit, y_max=y_max, window_ms=window_ms)
+                ui.echart(options).classes("w-full h-60").mark("history-chart")
 
 
 def _processes_tab(detail: dict[str, Any]) -> None:
@@ -167,7 +170,7 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
                     f"/server/{server_id}?hours={e.value}&tab=Charts"
                 ),
             ).props("dense no-caps")
-            history_charts(detail.get("history") or {})
+            history_charts(detail.get("history") or {}, float(hours))
         with ui.tab_panel(t_procs):
             _processes_tab(detail)
         with ui.tab_panel(t_live):

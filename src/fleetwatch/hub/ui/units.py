@@ -50,15 +50,20 @@ def family_color(
     return level_color(percent, warning, critical)
 
 
+#: binary prefixes: sizes are divided by 1024, so they say KiB/MiB/GiB (as `free -h`, htop)
+IEC_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
 def fmt_bytes(value: float | None) -> str:
+    """`26.8e9` -> "25.0 GiB" (IEC, as the CLI's `top` and the agent's status page)."""
     if value is None:
         return "–"
     size = float(value)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
+    for unit in IEC_UNITS:
+        if abs(size) < 1024 or unit == IEC_UNITS[-1]:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
-    return f"{size:.1f} TB"
+    return f"{size:.1f} {IEC_UNITS[-1]}"
 
 
 def fmt_rate(value: float | None) -> str:
