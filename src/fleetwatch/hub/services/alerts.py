@@ -164,6 +164,16 @@ async def acknowledge(ctx: HubContext, alert_id: int, actor: str) -> dict[str, A
     return result
 
 
+async def get_alert(ctx: HubContext, alert_id: int) -> dict[str, Any] | None:
+    """One alert (any state) with its server's name; None when there is no such alert."""
+
+    def q(conn: Connection) -> dict[str, Any] | None:
+        row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+        return None if row is None else _dicts(conn, [row])[0]
+
+    return await ctx.db.read(q)
+
+
 class HistoryFilter(TypedDict, total=False):
     """What `history` selects by; every key optional (`limit` 100 and `offset` 0 by default)."""
 

@@ -52,6 +52,22 @@ def forecast_text(forecast: dict[str, Any] | None) -> tuple[str, str]:
     return "stable (not filling up)", OK
 
 
+def agent_footprint(agent: Any) -> tuple[str, bool]:
+    """B2: the agent's own CPU and memory and its budget state, e.g. "0.8% CPU · 20.0 MiB ·
+    over budget: processes, sensors, GPUs every 3rd cycle"; (text, over budget)."""
+    if not isinstance(agent, dict):
+        return "not reported (older agent)", False
+    cpu, rss = agent.get("cpu_percent"), agent.get("rss_bytes")
+    parts = ["–" if cpu is None else f"{cpu:.1f}% CPU", fmt_bytes(rss)]
+    over = bool(agent.get("over_budget"))
+    every = agent.get("process_scan_every") or 1
+    if over or every > 1:
+        parts.append(f"over budget: processes, sensors, GPUs every {every} cycles")
+    else:
+        parts.append("within budget")
+    return " · ".join(parts), over or every > 1
+
+
 def _disks(
     disks: list[dict[str, Any]],
     forecasts: list[dict[str, Any]],
@@ -200,6 +216,10 @@ def overview_tab(detail: dict[str, Any], forecasts: list[dict[str, Any]]) -> Non
                 with ui.row().classes("w-full justify-between text-sm"):
                     ui.label(label).classes("fw-muted")
                     ui.label(str(value or "–"))
+            footprint, over = agent_footprint(latest.get("agent"))
+            with ui.row().classes("w-full justify-between text-sm").mark("agent-footprint"):
+                ui.label("Agent footprint").classes("fw-muted")
+                ui.label(footprint).style(f"color:{WARNING}" if over else "")
     _disks(latest.get("disks") or [], forecasts, limits)
     _services(latest.get("services") or [])
     watched = latest.get("watched_processes") or {}

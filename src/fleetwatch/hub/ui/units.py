@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import datetime
 
 from fleetwatch.hub.services.settings import Thresholds
 
@@ -102,4 +103,8 @@ def fmt_ago(ts: float | None, now: float | None = None) -> str:
 
 
 def fmt_time(ts: float | None) -> str:
-    return "–" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    """The hub's local time with its zone ("2026-12-06 14:05:09 UTC"): a time without a
+    zone is ambiguous to an operator in another one."""
+    if ts is None:
+        return "–"
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
