@@ -1,4 +1,4 @@
-"""The lean HTTP protocol (`hub/api/fasthttp.py`): agents' writes answered without ASGI.
+"""The lean HTTP protocol (`hub/ingest/fasthttp.py`): agents' writes answered without ASGI.
 
 A real uvicorn server on a loopback port, with the hub's app and `AgentProtocol`, spoken to
 over raw sockets: what it answers must be what the routes answer (status, body, headers),
@@ -25,8 +25,9 @@ import pytest
 import uvicorn
 
 from factories import make_snapshot
-from fleetwatch.hub.api import fasthttp, ingest
 from fleetwatch.hub.app import create_app
+from fleetwatch.hub.ingest import fasthttp
+from fleetwatch.hub.ingest import routes as ingest
 from hubtest import free_port, hub_settings
 
 pytestmark = pytest.mark.e2e

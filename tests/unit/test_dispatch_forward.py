@@ -19,13 +19,14 @@ import pytest
 from factories import make_snapshot
 from fleetwatch.hub.alerts.feed import Relayed
 from fleetwatch.hub.api.errors import ApiError
-from fleetwatch.hub.api.ingest import parse_snapshots
 from fleetwatch.hub.dispatch import forward, store_server
 from fleetwatch.hub.dispatch.forward import Forwarder
 from fleetwatch.hub.dispatch.relay import Wanted
 from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.events import EventBus, SnapshotView, Subscription
-from fleetwatch.hub.services.ingest import SnapshotWrite, StoreResult, prepare_snapshots
+from fleetwatch.hub.ingest.commit import SnapshotWrite, StoreResult
+from fleetwatch.hub.ingest.routes import parse_snapshots
+from fleetwatch.hub.ingest.service import prepare_snapshots
 from fleetwatch.hub.store import migrate, references
 from fleetwatch.hub.store.database import Database
 

@@ -17,7 +17,7 @@ import pytest
 from test_wire_fast_parity import SEED_001, check_snapshots
 
 from factories import deep_merge, make_snapshot
-from fleetwatch.hub.api import wire_fast
+from fleetwatch.hub.ingest import decode as wire_fast
 
 HOLE = "@@hole@@"
 TEMP = ("metrics", "sensors", "temperatures", 0, "current_celsius")

@@ -24,10 +24,10 @@ from fleetwatch.agent.snapshot import SnapshotCollector, Sources
 from fleetwatch.demo.fleet import make_fleet
 from fleetwatch.demo.payloads import make_live_sample
 from fleetwatch.demo.payloads import make_snapshot as demo_snapshot
-from fleetwatch.hub.api import wire_fast
 from fleetwatch.hub.api.bodies import validation_error
 from fleetwatch.hub.api.errors import ApiError
-from fleetwatch.hub.api.ingest import parse_live, parse_snapshots
+from fleetwatch.hub.ingest import decode as wire_fast
+from fleetwatch.hub.ingest.routes import parse_live, parse_snapshots
 from fleetwatch.protocol.agent_config import validate
 from fleetwatch.protocol.models import LiveSample, Snapshot, SnapshotBatch
 

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from factories import at, make_snapshot
 from fleetwatch.hub import events
 from fleetwatch.hub.alerts.metrics import METRICS
-from fleetwatch.hub.api import wire_fast
-from fleetwatch.hub.services.ingest import hot_values, prepare_snapshots
-from fleetwatch.hub.services.ingest_time import BadTimestamp
+from fleetwatch.hub.ingest import decode as wire_fast
+from fleetwatch.hub.ingest.service import hot_values, prepare_snapshots
+from fleetwatch.hub.ingest.timewindow import BadTimestamp
 from fleetwatch.hub.store import references
 from fleetwatch.hub.store.timeseries import LIVE_HOT
 from fleetwatch.protocol.models import LiveSample, Snapshot, SnapshotBatch

@@ -91,8 +91,8 @@ def _run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from fleetwatch.hub.api.fasthttp import AgentProtocol
     from fleetwatch.hub.app import create_app, open_database
+    from fleetwatch.hub.ingest.fasthttp import AgentProtocol
     from fleetwatch.hub.secretbox import load_box
 
     settings = _settings(args)

@@ -25,17 +25,18 @@ from fastapi import FastAPI
 
 from fleetwatch import __version__
 from fleetwatch.hub import leader
-from fleetwatch.hub.api import agent_config, errors, export, ingest, query, session, users
+from fleetwatch.hub.api import agent_config, errors, export, query, session, users
 from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
-from fleetwatch.hub.api.fastpath import HubApp
 from fleetwatch.hub.api.nul_guard import NulGuard
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.bridge import PgBridge, start_bridge
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.dispatch.store_server import StoreServer
+from fleetwatch.hub.ingest import routes as ingest
+from fleetwatch.hub.ingest.app import HubApp
 from fleetwatch.hub.services import alerts as alert_service
 from fleetwatch.hub.services import export_schedule, keys, retention
 from fleetwatch.hub.services import users as user_accounts

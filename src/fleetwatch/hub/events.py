@@ -8,7 +8,7 @@ queue drops the event for that subscriber only (counted in `Subscription.dropped
 consumer can never delay ingest. Call `publish` from the event loop's thread.
 
 A committed snapshot is a `SnapshotView`: ingest validates most bodies into msgspec twins of the
-wire models (`api/wire_fast.py`) and the rest into the pydantic `Snapshot`; both have the same
+wire models (`ingest/decode.py`) and the rest into the pydantic `Snapshot`; both have the same
 attributes with the same values. The protocols below list what the hub reads from either (mypy
 checks the pydantic side; `tests/unit/test_wire_fast_views.py` checks the msgspec side), so a
 reader of a new field adds it here.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from fastapi.routing import APIRoute
 
-from fleetwatch.hub.api import export, ingest, query
+from fleetwatch.hub.api import export, query
+from fleetwatch.hub.ingest import routes as ingest
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 

@@ -1,8 +1,8 @@
 """`Caller`: what the agent routes read of a request, whichever protocol parsed it.
 
-Starlette's `Request` is one; the lean HTTP protocol's `RawCaller` (`fasthttp.py`), built from
-headers uvicorn's parser already collected, is the other, so authentication, rate limits and
-body decoding are one code for both.
+Starlette's `Request` is one; the lean HTTP protocol's `RawCaller` (`ingest/fasthttp.py`), built
+from headers uvicorn's parser already collected, is the other, so authentication, rate
+limits and body decoding are one code for both.
 """
 
 from __future__ import annotations

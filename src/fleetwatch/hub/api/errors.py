@@ -11,27 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fleetwatch.hub.api.responses import JSONResponse
+from fleetwatch.hub.errors import ApiError
+
+__all__ = ["ApiError", "error_body", "error_response"]
 
 log = logging.getLogger("fleetwatch.hub.api")
-
-
-class ApiError(Exception):
-    """Raise from routers and services to answer with a clean JSON error."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        field: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.headers = headers
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ validation on the hot path); their shapes are documented through `responses=` mo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -23,7 +24,6 @@ from fleetwatch.hub.services import dashboard, live, live_demand, retention, ser
 from fleetwatch.hub.services import settings as dash_settings
 from fleetwatch.hub.services.history import MAX_HOURS
 from fleetwatch.hub.store import tables
-from fleetwatch.hub.store.codec import unpack
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -121,22 +121,8 @@ async def get_live(
         float, Query(gt=0, le=live.MAX_MINUTES, description="Benchmark window in minutes.")
     ] = 30,
 ) -> JSONResponse:
-    def read(conn: Any) -> dict[str, Any] | None:
-        s = tables.servers.c
-        row = conn.execute(
-            tables.servers.select().with_only_columns(s.id, s.latest_live).where(s.id == server_id)
-        ).first()
-        if row is None:
-            return None
-        return {
-            "server_id": server_id,
-            "minutes": minutes,
-            "samples": live.read_samples(conn, server_id, minutes),
-            "latest": unpack(row.latest_live),
-            "benchmark": live.read_benchmark(conn, server_id, benchmark),
-        }
-
-    data = await ctx.db.read(read)
+    data = await ctx.db.read(functools.partial(live.read_live, server_id=server_id,
+                             minutes=minutes, benchmark=benchmark))  # fmt: skip
     if data is None:
         raise not_found(server_id)
     return JSONResponse(data)

@@ -4,7 +4,7 @@ Each ingest worker used to commit its agents' snapshots itself. Two processes wr
 SQLite file take turns on its write lock, each with half-size batches, and each worker's writer
 thread fought its busy event loop for the GIL: measured, its writer spent 2.7x the CPU per
 snapshot of the same writer running alone. So a worker prepares everything CPU-bound (parsing,
-validation, compression: `services.ingest.prepare_snapshots`) and sends the write itself to the
+validation, compression: `ingest.service.prepare_snapshots`) and sends the write itself to the
 hub process over its channel; the hub's writer, whose event loop is mostly idle, merges the
 writes of every worker into one batch and commits it, then answers. The worker answers its
 agent only after that answer, so "answered only after commit" holds across processes. Measured
@@ -12,7 +12,7 @@ against per-worker writers (docs/architecture.md): the same throughput, p99 ~9 m
 
 Messages: `STORE` + pickle of `[(request_id, kind, item, readings), ...]` (worker -> hub) and
 `REPLY` + pickle of `[(request_id, ok, result or exception), ...]` (hub -> worker); `kind` names
-one of `services.ingest.STORE_FUNCTIONS`; `readings` (snapshots only) are the alert readings of
+one of `ingest.commit.STORE_FUNCTIONS`; `readings` (snapshots only) are the alert readings of
 each snapshot, which the hub publishes once they are committed (`relay.py`). Pickle is safe
 here: both ends are our own processes, and nothing a client sent is unpickled (the items are
 built by the worker after validation).
@@ -37,7 +37,7 @@ from typing import Any
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.dispatch.relay import Readings, Wanted
 from fleetwatch.hub.events import SnapshotView
-from fleetwatch.hub.services.ingest import STORE_FUNCTIONS
+from fleetwatch.hub.ingest.commit import STORE_FUNCTIONS
 from fleetwatch.hub.store.database import Database
 
 log = logging.getLogger("fleetwatch.hub.dispatch")

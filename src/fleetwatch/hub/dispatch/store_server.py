@@ -31,7 +31,7 @@ from fleetwatch.hub.dispatch.forward import (
 )
 from fleetwatch.hub.dispatch.relay import Readings, publish
 from fleetwatch.hub.events import EventBus
-from fleetwatch.hub.services.ingest import STORE_FUNCTIONS, SnapshotWrite, StoreResult
+from fleetwatch.hub.ingest.commit import STORE_FUNCTIONS, SnapshotWrite, StoreResult
 from fleetwatch.hub.store.database import BatchFn, Database
 
 log = logging.getLogger("fleetwatch.hub.dispatch")

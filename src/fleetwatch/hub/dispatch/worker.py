@@ -3,7 +3,7 @@
 FD is its end of the hub's socket pair (`pool.py`). Settings come from `FLEETWATCH_*` like
 uvicorn workers'. The worker runs uvicorn's server without a listening socket: every connection
 arrives from the hub as a socket plus the bytes the hub already read from it, and is served by
-uvicorn's HTTP protocol (agents' writes answered without ASGI, `api/fasthttp.py`), primed with
+uvicorn's HTTP protocol (agents' writes answered without ASGI, `ingest/fasthttp.py`), primed with
 those bytes. When the hub closes its end (it stops, or died), the worker stops taking
 connections, finishes the requests it holds and exits.
 """
@@ -25,7 +25,7 @@ from fleetwatch.hub.alerts.relayfilter import WANTED
 from fleetwatch.hub.dispatch.forward import REPLY, Forwarder
 from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY, STOP
 from fleetwatch.hub.dispatch.relay import Wanted
-from fleetwatch.hub.services.ingest import FORWARD_KEY
+from fleetwatch.hub.ingest.writer import WRITER_KEY
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
@@ -72,7 +72,7 @@ class WorkerServer(uvicorn.Server):
         self._receiving = True
         ctx = self._app.state.ctx
         self._forwarder = Forwarder(self._channel, ctx.db, self._wanted)
-        ctx.extras[FORWARD_KEY] = self._forwarder
+        ctx.extras[WRITER_KEY] = self._forwarder
         self._channel.send(READY)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -140,8 +140,8 @@ def _closed_if_failed(sock: socket.socket) -> Callable[[asyncio.Task[object]], N
 
 def main(argv: list[str] | None = None) -> int:
     from fleetwatch.cli.hub import log_config
-    from fleetwatch.hub.api.fasthttp import AgentProtocol
     from fleetwatch.hub.app import create_app
+    from fleetwatch.hub.ingest.fasthttp import AgentProtocol
     from fleetwatch.hub.settings import load_settings
 
     args = sys.argv[1:] if argv is None else argv

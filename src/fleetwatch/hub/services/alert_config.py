@@ -22,8 +22,8 @@ from fleetwatch.hub.alerts.channels.registry import (
     validate_channel,
 )
 from fleetwatch.hub.alerts.maintenance import from_fields
-from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.errors import ApiError
 from fleetwatch.hub.secretbox import SecretBox, SecretUnreadable
 from fleetwatch.hub.services.alerts import RUNTIME_KEY, AlertsRuntime
 from fleetwatch.hub.services.audit import record

@@ -21,8 +21,8 @@ from fleetwatch.hub.alerts.channels.registry import seal_stored as seal_stored_c
 from fleetwatch.hub.alerts.engine import AlertEngine
 from fleetwatch.hub.alerts.forecast import disk_forecasts_sync
 from fleetwatch.hub.alerts.state import OPEN_STATES, alert_dict
-from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.errors import ApiError
 from fleetwatch.hub.events import EventBus
 from fleetwatch.hub.mail.service import MailService, read_setting, write_setting
 from fleetwatch.hub.secretbox import load_box

@@ -67,3 +67,21 @@ def read_benchmark(
             "max": None if hi is None else float(hi),
         }
     return out
+
+
+def read_live(
+    conn: Connection, server_id: str, minutes: float, benchmark: float
+) -> dict[str, Any] | None:
+    """`GET /api/dashboard/server/{id}/live`: samples, the latest one and the benchmark;
+    None when there is no such server."""
+    s = tables.servers.c
+    row = conn.execute(select(s.id, s.latest_live).where(s.id == server_id)).first()
+    if row is None:
+        return None
+    return {
+        "server_id": server_id,
+        "minutes": minutes,
+        "samples": read_samples(conn, server_id, minutes),
+        "latest": unpack(row.latest_live),
+        "benchmark": read_benchmark(conn, server_id, benchmark),
+    }

@@ -5,7 +5,7 @@
 200 (health, no auth). Bodies are read raw (gzip allowed, size-bounded before and after
 decoding) and validated with `Model.model_validate_json`: a typed FastAPI body parameter would
 halve throughput. Snapshots and live samples try msgspec twins of the models first
-(`wire_fast.py`, several times cheaper); whatever those refuse is validated by pydantic exactly
+(`decode.py`, several times cheaper); whatever those refuse is validated by pydantic exactly
 as before, so pydantic alone decides errors and lax coercions. Every failure is a 4xx
 `{"error": {"code", "message", "field"}}`.
 """
@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from sqlalchemy import Connection, text
 
 from fleetwatch import __version__
 from fleetwatch.hub.api.agent_auth import authenticate, charge_failure, unauthorized
@@ -28,11 +27,12 @@ from fleetwatch.hub.api.caller import Caller
 from fleetwatch.hub.api.errors import ApiError, error_response
 from fleetwatch.hub.api.ratelimit import client_ip, limiter, too_many
 from fleetwatch.hub.api.responses import JSONResponse
-from fleetwatch.hub.api.wire_fast import LiveView, decode_live, decode_snapshots
 from fleetwatch.hub.context import HubContext, get_ctx
 from fleetwatch.hub.events import SnapshotView
-from fleetwatch.hub.services import ingest, live_demand
-from fleetwatch.hub.services.ingest_time import BadTimestamp
+from fleetwatch.hub.ingest import service as ingest
+from fleetwatch.hub.ingest.decode import LiveView, decode_live, decode_snapshots
+from fleetwatch.hub.ingest.timewindow import BadTimestamp
+from fleetwatch.hub.services import live_demand
 from fleetwatch.protocol.models import LiveSample, Registration, Snapshot, SnapshotBatch
 
 router = APIRouter(tags=["ingest"])
@@ -191,9 +191,6 @@ async def post_ping(request: Request) -> JSONResponse:
 async def get_ping(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
 
-    def probe(conn: Connection) -> None:
-        conn.execute(text("SELECT 1"))
-
     body: dict[str, Any] = {
         "status": "ok",
         "version": __version__,
@@ -201,7 +198,7 @@ async def get_ping(request: Request) -> JSONResponse:
         "uptime_seconds": round(time.time() - ctx.started_at, 3),
     }
     try:
-        await ctx.db.read(probe)
+        await ingest.probe_database(ctx)
     except Exception as exc:  # health must answer, whatever the database does
         body.update(status="error", detail=f"database unavailable: {type(exc).__name__}")
         return JSONResponse(body, status_code=503)

@@ -202,7 +202,7 @@ _ENCODER = msgspec.json.Encoder()
 
 
 def decode_snapshots(raw: bytes) -> tuple[list[SnapshotView], bool] | None:
-    """`api.ingest.parse_snapshots` on the fast path: (snapshots, is_batch), or None for "ask
+    """`ingest.routes.parse_snapshots` on the fast path: (snapshots, is_batch), or None for "ask
     pydantic". A batch is tried only when pydantic would try one: the body is not a snapshot
     (with no key besides `snapshots`, its only error is the missing `metrics`) and it spells
     `"snapshots"` literally."""

@@ -4,7 +4,7 @@ Agents post a snapshot every interval, thousands of hosts at once; for a ~5 KB s
 ASGI layers (error, telemetry and body-limit middlewares, router matching across every
 dashboard route, dependency solving) cost as much CPU as the validation and encoding itself.
 `HubApp` is the hub's FastAPI application with one difference: its `__call__` sends those two
-routes straight to their handlers in `api/ingest.py`, before any middleware, and renders errors
+routes straight to their handlers in `ingest/routes.py`, before any middleware, and renders errors
 exactly as the installed exception handlers do. Every other request goes through FastAPI as
 usual, and the routes stay registered there (OpenAPI, and the same handlers answer when called
 through the router).
@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from fleetwatch.hub.api import ingest
 from fleetwatch.hub.api.errors import ApiError, error_response, internal_error
+from fleetwatch.hub.ingest import routes as ingest
 
 log = logging.getLogger("fleetwatch.hub.api")
 

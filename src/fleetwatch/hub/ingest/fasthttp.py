@@ -33,11 +33,11 @@ from starlette.datastructures import Address
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from fleetwatch.hub.api import ingest
 from fleetwatch.hub.api.caller import RawCaller, header_map
 from fleetwatch.hub.api.errors import error_body, internal_error
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.ingest import routes as ingest
 
 log = logging.getLogger("fleetwatch.hub.api")
 
