@@ -121,7 +121,9 @@ def _prom_lines(snapshot: dict[str, Any], server: str) -> list[str]:
 Request = Callable[[], bytes]
 
 
-def hub_requests(fleet: Fleet, port: int, auth: list[str]) -> Iterator[bytes]:
+def hub_requests(
+    fleet: Fleet, port: int, auth: list[str], extra_headers: str = ""
+) -> Iterator[bytes]:
     templates = []
     for per in fleet.snapshots:
         row = []
@@ -138,7 +140,7 @@ def hub_requests(fleet: Fleet, port: int, auth: list[str]) -> Iterator[bytes]:
             head = (
                 f"POST /api/metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Authorization: Bearer {auth[s]}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
+                f"{extra_headers}Content-Length: {len(body)}\r\n\r\n"
             )
             yield head.encode() + body
         k += 1
@@ -275,7 +277,11 @@ def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, A
             auth.append(f"{r.json()['server_id']}:{r.json()['api_key']}")
         before, _ = sqlite_bytes(data / "fleetwatch.db")
         cpu_before, stolen_before = tree_cpu_seconds(proc.pid), stolen_seconds()
-        result = run_load(port, hub_requests(fleet, port, auth), args.connections, args.duration)
+        # --forwarded: as agents behind a reverse proxy, which the lean protocol leaves to
+        # uvicorn and the app (`HubApp` then answers the write routes before the middleware)
+        extra = "X-Forwarded-For: 10.0.0.1\r\n" if args.forwarded else ""
+        requests = hub_requests(fleet, port, auth, extra)
+        result = run_load(port, requests, args.connections, args.duration)
         cpu = tree_cpu_seconds(proc.pid) - cpu_before
         stolen = stolen_seconds() - stolen_before
     finally:
@@ -388,6 +394,9 @@ def main() -> int:
         "--ingest-workers", type=int, default=None, help="hub ingest workers (default: the hub's)"
     )
     parser.add_argument("--skip-vm", action="store_true", help=f"do not run {ANCHOR}")
+    parser.add_argument(
+        "--forwarded", action="store_true", help="agents behind a proxy (X-Forwarded-For)"
+    )
     args = parser.parse_args()
     print(f"generating {args.servers} x {args.variants} payloads ...", flush=True)
     fleet = make_fleet(args.servers, args.variants, args.interval)
