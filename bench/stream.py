@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import multiprocessing
 import os
 import random
@@ -107,53 +108,146 @@ async def feed(base: str, servers: int, seconds: float) -> dict[str, float]:
     return {"payloads_per_s": done / elapsed, "offered_per_s": n / elapsed}
 
 
-def client_proc(url: str, token: str, count: int, seconds: float, out: Any) -> None:
-    """`count` clients that read everything; report messages, latencies and closures."""
-    import websockets
+class LightClient(asyncio.Protocol):
+    """A minimal RFC 6455 client: the handshake, then server frames counted as they arrive
+    (every 20th message's `timestamp` read for latency); no extensions offered, so both
+    servers send plain frames. Light, so that the clients (which share the servers' cores)
+    measure the server rather than themselves."""
+
+    def __init__(self, stats: dict[str, Any], request: bytes) -> None:
+        self.stats, self.request = stats, request
+        self.buf = bytearray()
+        self.open = False
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.last = 0.0  # monotonic time of the last message
+
+    def connection_made(self, transport: Any) -> None:
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos = 0
+        if not self.open:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.ready.set_exception(ConnectionError(bytes(buf[:80])))
+                return
+            self.open, pos = True, end + 4
+            self.ready.set_result(None)
+        stats, size_of = self.stats, len(buf)
+        while pos + 2 <= size_of:
+            size, head = buf[pos + 1] & 0x7F, 2
+            if size == 126:
+                if pos + 4 > size_of:
+                    break
+                size, head = int.from_bytes(buf[pos + 2 : pos + 4]), 4
+            elif size == 127:
+                if pos + 10 > size_of:
+                    break
+                size, head = int.from_bytes(buf[pos + 2 : pos + 10]), 10
+            if pos + head + size > size_of:
+                break
+            if buf[pos] & 0x0F == 1:
+                stats["received"] += 1
+                self.last = time.monotonic()
+                if stats["received"] % 20 == 0:
+                    found = STAMP.search(buf, pos + head, pos + head + 200)
+                    if found:
+                        sent = datetime.fromisoformat(found.group(1).decode())
+                        stats["latencies"].append(time.time() - sent.timestamp())
+            pos += head + size
+        del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stats["closed"] += 1
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed during the handshake"))
+
+
+async def _light(url: str, token: str, stats: dict[str, Any]) -> LightClient:
+    host, port = url.removeprefix("ws://").split("/")[0].split(":")
+    path = "/" + url.removeprefix("ws://").partition("/")[2]
+    key = base64.b64encode(os.urandom(16)).decode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n{auth}\r\n").encode()  # fmt: skip
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: LightClient(stats, request), host, int(port))
+    await asyncio.wait_for(client.ready, 60)
+    return client
+
+
+def client_proc(url: str, token: str, count: int, seconds: float, kind: str, out: Any) -> None:
+    """`count` clients that read everything; report messages, latencies, closures and the
+    clients that got nothing in the run's last 2 s (a server may drop them silently)."""
 
     async def main() -> dict[str, Any]:
-        latencies: list[float] = []
-        received = closed = 0
-        ready = asyncio.Event()
-        connected = 0
-
-        async def one() -> None:
-            nonlocal received, closed, connected
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            try:
-                async with websockets.connect(url, additional_headers=headers,
-                                              max_size=2**24, open_timeout=60) as ws:  # fmt: skip
-                    connected += 1
-                    if connected == count:
-                        ready.set()
-                    async for raw in ws:
-                        received += 1
-                        if received % 20 == 0:
-                            data = raw if isinstance(raw, bytes) else raw.encode()
-                            found = STAMP.search(data)
-                            if found:
-                                sent = datetime.fromisoformat(found.group(1).decode())
-                                latencies.append(time.time() - sent.timestamp())
-            except Exception:
-                closed += 1
-
-        tasks = [asyncio.create_task(one()) for _ in range(count)]
-        await asyncio.wait_for(ready.wait(), 120)
+        stats: dict[str, Any] = {"received": 0, "closed": 0, "latencies": []}
+        if kind == "light":
+            clients = [await _light(url, token, stats) for _ in range(count)]
+        else:
+            clients = await _library_clients(url, token, count, stats)
         out.put({"ready": True})
-        start_count, t0 = received, time.monotonic()
+        start_count, t0 = stats["received"], time.monotonic()
         await asyncio.sleep(seconds)
-        rate = (received - start_count) / (time.monotonic() - t0)
-        for t in tasks:
-            t.cancel()
-        return {"messages_per_s": rate, "latencies": latencies, "closed": closed}
+        end = time.monotonic()
+        rate = (stats["received"] - start_count) / (end - t0)
+        starved = sum(1 for c in clients if end - c.last > 2.0)
+        return {"messages_per_s": rate, "latencies": stats["latencies"],
+                "closed": stats["closed"], "starved": starved}  # fmt: skip
 
     out.put(asyncio.run(main()))
 
 
-def run_clients(url: str, token: str, clients: int, procs: int, seconds: float) -> Any:
+async def _library_clients(url: str, token: str, count: int, stats: dict[str, Any]) -> list[Any]:
+    """`--client websockets`: the `websockets` library's client (heavier: it decodes UTF-8 and
+    keeps its own queue), as real scripts use it."""
+    import websockets
+
+    class Tracked:
+        last = 0.0
+        task: asyncio.Task[None] | None = None
+
+    ready = asyncio.Event()
+    tracked = [Tracked() for _ in range(count)]
+    connected = 0
+
+    async def one(mine: Tracked) -> None:
+        nonlocal connected
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            async with websockets.connect(url, additional_headers=headers, compression=None,
+                                          max_size=2**24, open_timeout=60) as ws:  # fmt: skip
+                connected += 1
+                if connected == count:
+                    ready.set()
+                async for raw in ws:
+                    stats["received"] += 1
+                    mine.last = time.monotonic()
+                    if stats["received"] % 20 == 0:
+                        data = raw if isinstance(raw, bytes) else raw.encode()
+                        found = STAMP.search(data, 0, 200)
+                        if found:
+                            sent = datetime.fromisoformat(found.group(1).decode())
+                            stats["latencies"].append(time.time() - sent.timestamp())
+        except Exception:
+            stats["closed"] += 1
+
+    for mine in tracked:
+        mine.task = asyncio.create_task(one(mine))
+    await asyncio.wait_for(ready.wait(), 120)
+    return tracked
+
+
+def run_clients(url: str, token: str, clients: int, procs: int, seconds: float, kind: str) -> Any:
     queue: Any = multiprocessing.Queue()
     per = [clients // procs + (i < clients % procs) for i in range(procs)]
-    workers = [multiprocessing.Process(target=client_proc, args=(url, token, n, seconds, queue))
+    workers = [multiprocessing.Process(target=client_proc,
+                                       args=(url, token, n, seconds, kind, queue))
                for n in per]  # fmt: skip
     for w in workers:
         w.start()
@@ -170,7 +264,8 @@ def collect(workers: list[Any], queue: Any) -> dict[str, Any]:
     q = statistics.quantiles(lat, n=100) if len(lat) > 2 else [float("nan")] * 99
     return {"messages_per_s": sum(r["messages_per_s"] for r in results),
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
-            "dropped": sum(r["closed"] for r in results)}  # fmt: skip
+            "dropped": sum(r["closed"] for r in results),
+            "starved": sum(r["starved"] for r in results)}  # fmt: skip
 
 
 def anchor_server(port: int, rate: float, message: str, seconds: float) -> None:
@@ -231,6 +326,12 @@ def main() -> None:
     ap.add_argument("--servers", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument(
+        "--client",
+        choices=("light", "websockets"),
+        default="light",
+        help="the clients: a minimal RFC 6455 reader, or the websockets library",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="fw-bench-stream-") as tmp:
         proc, base, token = start_hub(Path(tmp))
@@ -239,7 +340,7 @@ def main() -> None:
             rss_before = rss(proc.pid)
             ws_url = base.replace("http://", "ws://") + "/ws"
             workers, queue = run_clients(ws_url, token, args.clients, args.client_procs,
-                                         args.seconds)  # fmt: skip
+                                         args.seconds, args.client)  # fmt: skip
             rss_per_client = (rss(proc.pid) - rss_before) / args.clients
             loaded = asyncio.run(feed(base, args.servers, args.seconds))
             fw = collect(workers, queue)
@@ -253,8 +354,8 @@ def main() -> None:
     )
     server.start()
     time.sleep(1.0)
-    workers, queue = run_clients(f"ws://127.0.0.1:{port}", "", args.clients, args.client_procs,
-                                 args.seconds)  # fmt: skip
+    workers, queue = run_clients(f"ws://127.0.0.1:{port}/", "", args.clients,
+                                 args.client_procs, args.seconds, args.client)  # fmt: skip
     anchor = collect(workers, queue)
     server.terminate()
 
@@ -271,7 +372,8 @@ def main() -> None:
     print(f"{'latency p50, ms':34}{fw['p50_ms']:>14.1f}{anchor['p50_ms']:>14.1f}")
     print(f"{'latency p99, ms':34}{fw['p99_ms']:>14.1f}{anchor['p99_ms']:>14.1f}"
           "  (goal p99 <= 250 ms)")  # fmt: skip
-    print(f"{'clients dropped':34}{fw['dropped']:>14}{anchor['dropped']:>14}")
+    print(f"{'clients closed by the server':34}{fw['dropped']:>14}{anchor['dropped']:>14}")
+    print(f"{'clients served nothing (last 2 s)':34}{fw['starved']:>14}{anchor['starved']:>14}")
     print(f"{'hub RSS per client, KiB':34}{rss_per_client / 1024:>14.1f}{'':>23}(goal <= 50)")
     print(f"anchor: {ANCHOR}")
 

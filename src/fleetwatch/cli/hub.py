@@ -94,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     from fleetwatch.hub.app import create_app, open_database
     from fleetwatch.hub.ingest.fasthttp import AgentProtocol
     from fleetwatch.hub.secretbox import load_box
+    from fleetwatch.hub.stream.wire import StreamProtocol
 
     settings = _settings(args)
     settings = replace(settings, data_dir=settings.data_dir.resolve())
@@ -104,6 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         "access_log": settings.access_log,
         "server_header": False,
         "http": AgentProtocol,  # uvicorn's httptools protocol, agents' writes without ASGI
+        "ws": StreamProtocol,  # uvicorn's WebSocket protocol, `/ws` frames without ASGI
     }
     ingest_workers = settings.resolved_ingest_workers
     if settings.workers == 1 and ingest_workers == 0:

@@ -54,7 +54,7 @@ class HubSettings:
     #: WebSocket stream (`/ws`): client frames larger than this get a `frame_too_large` error
     stream_max_frame_bytes: int = 65_536
     #: messages waiting per stream client; a queue full for `stream_slow_seconds` drops it
-    stream_queue_max: int = 512
+    stream_queue_max: int = 4096
     stream_slow_seconds: float = 5.0
     #: stream clients connected at once (more are refused with close code 1013)
     stream_max_clients: int = 5_000

@@ -32,7 +32,7 @@ from fleetwatch.hub.events import (
 )
 from fleetwatch.hub.store import codec, tables
 from fleetwatch.hub.stream import messages
-from fleetwatch.hub.stream.clients import StreamClient, StreamLimits
+from fleetwatch.hub.stream.clients import Message, StreamClient, StreamLimits
 
 log = logging.getLogger("fleetwatch.hub.stream")
 KEY = "stream.broker"
@@ -135,7 +135,13 @@ class StreamBroker:
                 await self.handle([first, *sub.drain(BATCH)])
             except Exception:  # the stream must outlive any one bad event
                 log.exception("stream: could not fan out a batch of events")
+            self._flush()
             self._check_slow()
+
+    def _flush(self) -> None:
+        now = time.monotonic()
+        for client in list(self.clients.values()):
+            client.flush(now)
 
     def _check_slow(self) -> None:
         now = time.monotonic()
@@ -166,33 +172,32 @@ class StreamBroker:
         now = time.monotonic()
         for server_id, ts, doc in snapshots:
             group = groups.get(server_id)
-            encoded: dict[tuple[str, ...], str] = {}
+            encoded: dict[tuple[str, ...], Message] = {}
             for client in list(self.clients.values()):
                 wanted = client.filter
                 if wanted is None or not wanted.key or not wanted.wants_server(server_id, group):
                     continue
                 if not client.due(server_id, now):
                     continue
-                text = encoded.get(wanted.key)
-                if text is None:
-                    text = encoded[wanted.key] = messages.monitoring_data(
-                        server_id, ts, doc, wanted.key
+                message = encoded.get(wanted.key)
+                if message is None:
+                    message = encoded[wanted.key] = Message(
+                        messages.monitoring_data(server_id, ts, doc, wanted.key)
                     )
-                client.offer(text, now)
+                client.offer(message, server_id)
                 self.messages_queued += 1
-            await asyncio.sleep(0)  # let sockets drain between snapshots of a big batch
 
     async def _alerts(self, event: AlertsChanged) -> None:
         groups = await self._group_map()
         for change in event.events:
             server_id = str(change.alert.get("server_id") or "")
-            text = messages.alert(change.kind, change.alert)
+            message = Message(messages.alert(change.kind, change.alert))
             for client in list(self.clients.values()):
                 wanted = client.filter
                 if wanted is None or "alerts" not in wanted.families:
                     continue
                 if wanted.wants_server(server_id, groups.get(server_id)):
-                    client.offer(text)
+                    client.offer(message)
                     self.messages_queued += 1
 
 

@@ -1,15 +1,21 @@
-"""One connected stream client: its filter, its bounded queue, its sender.
+"""One connected stream client: its filter, what waits for it, and how it is written.
 
-`offer` never blocks (the broker calls it for every client on every event): a full queue drops
-the message and starts the slow-consumer clock; a queue still full `slow_seconds` later gets
-the client kicked (`error` `slow_consumer`, then closed). The sender task is the only writer
-of the socket, so a stuck client stalls nobody else.
+The broker `offer`s messages and then `flush`es; nothing here awaits the client's socket.
+`pending` keeps the order messages were offered in. While the client keeps up, every message
+is kept; once it is behind (its socket's buffer stays full after a flush), a newer snapshot of
+a server *replaces* the one still waiting for that server, in that one's place, so a slow
+reader gets the newest numbers of every server rather than falling further behind. Alerts and
+control replies are never replaced. A client whose socket takes nothing at all for
+`slow_seconds` gets `error` `slow_consumer` and is closed.
+
+With a `Wire` (`wire.py`, the hub's own server) a flush joins the waiting frames into a few
+writes until the socket's buffer is full, and the socket's "writable again" resumes it. Without
+one, a sender task writes the messages through ASGI, one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -17,62 +23,120 @@ from dataclasses import dataclass
 
 from fleetwatch.hub.services.users import Principal
 from fleetwatch.hub.stream.filters import Filter
+from fleetwatch.hub.stream.wire import Wire, text_frame
 
 _ids = itertools.count(1)
 Send = Callable[[str], Awaitable[None]]
+CHUNK = 64 * 1024  # frames joined into one write up to this size
 
 
 @dataclass(frozen=True)
 class StreamLimits:
-    queue_max: int = 512  # messages waiting per client
-    slow_seconds: float = 5.0  # queue full this long: the client is dropped
+    queue_max: int = 4096  # messages waiting per client (beyond: the oldest is dropped)
+    slow_seconds: float = 5.0  # socket takes nothing this long: the client is dropped
     max_frame_bytes: int = 65_536  # client frames larger than this get `frame_too_large`
     max_clients: int = 5_000
 
 
+class Message:
+    """One encoded message, shared by every client it goes to; its frame is built once."""
+
+    __slots__ = ("_frame", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = text_frame(self.text.encode())
+        return self._frame
+
+
 class StreamClient:
-    def __init__(self, principal: Principal, limits: StreamLimits) -> None:
+    def __init__(self, principal: Principal, limits: StreamLimits, wire: Wire | None) -> None:
         self.id = next(_ids)
         self.principal = principal
         self.limits = limits
+        self.wire = wire
         self.filter: Filter | None = Filter()  # seed 004: everything, from the first message
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limits.queue_max)
-        self.last_sent: dict[str, float] = {}  # server id -> when its last snapshot was queued
-        self.full_since: float | None = None
-        self.dropped = 0
+        self.pending: dict[object, Message] = {}
+        self.behind = False  # the last flush left messages waiting
+        self.last_sent: dict[str, float] = {}  # server id -> when its last snapshot was offered
+        self.stalled_since: float | None = None  # the socket took nothing since
+        self.dropped = 0  # replaced or discarded before they were written
         self.sent = 0
+        self._unique = itertools.count()
+        self._wake = asyncio.Event()  # the ASGI sender's signal
         #: set (a plain future, no task) when the broker drops the client
         self.kicked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.kick_reason = ""
+        if wire is not None:
+            wire.on_writable(self._writable)
 
-    def offer(self, message: str, now: float | None = None) -> bool:
-        """Queue `message` for this client; False when it was dropped (queue full)."""
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+    def offer(self, message: Message, key: str | None = None) -> None:
+        """Queue `message`; `key` (a server id) lets a newer one replace it while behind."""
+        slot: object = key if key is not None and self.behind else next(self._unique)
+        if slot in self.pending:
             self.dropped += 1
-            self.check_slow(time.monotonic() if now is None else now)
-            return False
-        self.full_since = None
-        return True
+        self.pending[slot] = message
+        if len(self.pending) > self.limits.queue_max:
+            del self.pending[next(iter(self.pending))]
+            self.dropped += 1
 
-    def reply(self, message: str) -> None:
-        """A control reply: always queued (the oldest waiting message makes room)."""
-        if self.queue.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-                self.dropped += 1
-        self.queue.put_nowait(message)
+    def reply(self, text: str) -> None:
+        """A control reply: queued after what waits, and written now."""
+        self.offer(Message(text))
+        self.flush()
+
+    def flush(self, now: float | None = None) -> None:
+        """Write what waits, as far as the socket takes it."""
+        if not self.pending:
+            self.behind = False
+            return
+        wire = self.wire
+        if wire is None:
+            self._wake.set()
+            return
+        if not wire.paused:
+            self._write(wire)
+        self.behind = bool(self.pending)
+        if not self.behind:
+            self.stalled_since = None
+        elif self.stalled_since is None:
+            self.stalled_since = time.monotonic() if now is None else now
+
+    def _write(self, wire: Wire) -> None:
+        pending, self.pending = self.pending, {}
+        items = iter(pending.items())
+        chunk: list[bytes] = []
+        size = 0
+        for _slot, message in items:
+            chunk.append(message.frame)
+            size += len(chunk[-1])
+            self.sent += 1
+            if size >= CHUNK:
+                if not wire.write(b"".join(chunk)):
+                    return  # closing: nothing more goes out
+                chunk, size = [], 0
+                if wire.paused:
+                    break
+        if chunk and not wire.write(b"".join(chunk)):
+            return
+        self.pending = dict(items)  # what the socket did not take, in order, keys kept
+
+    def _writable(self) -> None:
+        self.stalled_since = None
+        self.flush()
 
     def check_slow(self, now: float) -> None:
-        if not self.queue.full():
-            self.full_since = None
+        since = self.stalled_since
+        if since is None:
             return
-        if self.full_since is None:
-            self.full_since = now
-        elif now - self.full_since >= self.limits.slow_seconds and not self.kicked.done():
+        if now - since >= self.limits.slow_seconds and not self.kicked.done():
             self.kick(
-                f"your queue stayed full for {self.limits.slow_seconds:g} s "
+                f"your connection took nothing for {self.limits.slow_seconds:g} s "
                 f"({self.dropped} messages dropped); read faster or subscribe to less"
             )
 
@@ -92,19 +156,29 @@ class StreamClient:
         if not self.kicked.done():
             self.kicked.set_result(reason)
 
+    def close(self) -> None:
+        if self.wire is not None:
+            self.wire.on_writable(None)
+
     async def send_loop(self, send: Send) -> None:
-        """Write queued messages to the socket, in order, until cancelled."""
+        """Without a wire: write waiting messages through ASGI, in order, until cancelled."""
         while True:
-            message = await self.queue.get()
-            await send(message)
-            self.sent += 1
+            if not self.pending:
+                self.behind = False
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            pending, self.pending = self.pending, {}
+            self.behind = True  # what arrives while these are written may be replaced
+            self.stalled_since = time.monotonic()
+            for message in pending.values():
+                await send(message.text)
+                self.sent += 1
+                self.stalled_since = time.monotonic()
+            self.stalled_since = None
 
-    def drop_pending(self) -> None:
-        """Forget every queued message (a dropped client gets only its error)."""
-        while not self.queue.empty():
-            self.queue.get_nowait()
-
-    async def flush(self, send: Send) -> None:
-        """Write what is queued (the caller bounds the time)."""
-        while not self.queue.empty():
-            await send(self.queue.get_nowait())
+    async def flush_fallback(self, send: Send) -> None:
+        """Write what waits through ASGI (the caller bounds the time)."""
+        pending, self.pending = self.pending, {}
+        for message in pending.values():
+            await send(message.text)

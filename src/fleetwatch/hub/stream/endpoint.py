@@ -26,6 +26,7 @@ from fleetwatch.hub.stream import messages
 from fleetwatch.hub.stream.broker import StreamBroker, broker_of
 from fleetwatch.hub.stream.clients import StreamClient
 from fleetwatch.hub.stream.filters import SubscriptionError, parse_subscription
+from fleetwatch.hub.stream.wire import WIRE_KEY, Wire
 
 log = logging.getLogger("fleetwatch.hub.stream")
 router = APIRouter()
@@ -138,13 +139,13 @@ async def stream(websocket: WebSocket) -> None:
         await _refuse(websocket, exc)
         return
     await websocket.accept()
-    client = StreamClient(principal, broker.limits)
+    wire: Wire | None = websocket.scope.get("extensions", {}).get(WIRE_KEY)
+    client = StreamClient(principal, broker.limits, wire)
     client.reply(messages.encode({"type": "connection", "status": "connected"}))
     broker.add(client)
-    tasks: list[asyncio.Future[Any]] = [
-        asyncio.create_task(client.send_loop(websocket.send_text)),
-        asyncio.create_task(_read(websocket, broker, client)),
-    ]
+    tasks: list[asyncio.Future[Any]] = [asyncio.create_task(_read(websocket, broker, client))]
+    if wire is None:  # not the hub's own server: messages go out through ASGI
+        tasks.append(asyncio.create_task(client.send_loop(websocket.send_text)))
     try:
         await asyncio.wait([*tasks, client.kicked], return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -156,9 +157,16 @@ async def stream(websocket: WebSocket) -> None:
         await broker.remove(client)
     if client.kicked.done():
         log.info("stream: dropped slow client %s (%s)", client.id, principal.name)
-        client.drop_pending()
-        client.reply(messages.error("slow_consumer", client.kick_reason))
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(CLOSING_SECONDS):
-                await client.flush(websocket.send_text)
-                await websocket.close(code=CLOSE_POLICY, reason="slow_consumer")
+        await _drop(websocket, client)
+    client.close()
+
+
+async def _drop(websocket: WebSocket, client: StreamClient) -> None:
+    """A slow client gets only its error (once its socket takes it), then the close."""
+    client.pending.clear()
+    client.reply(messages.error("slow_consumer", client.kick_reason))
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSING_SECONDS):
+            if client.wire is None:
+                await client.flush_fallback(websocket.send_text)
+            await websocket.close(code=CLOSE_POLICY, reason="slow_consumer")
