@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import multiprocessing
 import os
 import random
@@ -36,11 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from payloads import SimulatedServer
 
+#: the light clients' SO_RCVBUF: a latency-minded client's choice (Linux autotunes loopback
+#: buffers to megabytes, which a reader slower than the stream fills with old messages)
+RECEIVE_BUFFER = 64 * 1024
 STAMP = re.compile(rb'"timestamp":"([^"]+)"')
 ANCHOR = "seed 004 design (websockets broadcast, 50-semaphore, 1 s send timeout)"
 
@@ -75,37 +80,72 @@ def start_hub(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     return proc, base, token
 
 
-async def feed(base: str, servers: int, seconds: float) -> dict[str, float]:
-    """Every server posts one snapshot per second, spread evenly; payloads/s acknowledged."""
+async def _post(reader: Any, writer: Any, request: bytes) -> int:
+    """One HTTP/1.1 request on a keep-alive connection; the status code."""
+    writer.write(request)
+    status = int((await reader.readline()).split(b" ", 2)[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def feed(base: str, servers: int, seconds: float, connections: int = 32) -> dict[str, float]:
+    """Every server posts one snapshot per second, spread evenly, over `connections` raw
+    keep-alive connections (httpx's pool degrades badly once requests queue, and the agents
+    it stands for are other machines); payloads/s acknowledged, and each one's round trip."""
     rng = random.Random(7)
     sims = [SimulatedServer(i, rng) for i in range(servers)]
-    async with httpx.AsyncClient(base_url=base, timeout=30,
-                                 limits=httpx.Limits(max_connections=64)) as http:  # fmt: skip
-        keys = []
+    host, port = base.removeprefix("http://").split(":")
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        auth = []
         for sim in sims:
-            r = await http.post("/api/register", json={"hostname": sim.hostname})
-            body = r.json()
-            keys.append({"Authorization": f"Bearer {body['server_id']}:{body['api_key']}"})
-        done, start = 0, time.monotonic()
+            body = (await http.post("/api/register", json={"hostname": sim.hostname})).json()
+            auth.append(f"{body['server_id']}:{body['api_key']}")
+    due: asyncio.Queue[int] = asyncio.Queue()
+    took: list[float] = []
+    done = 0
+    start = time.monotonic()
 
-        async def one(i: int) -> None:
-            nonlocal done
-            snap = sims[i].snapshot(time.time())
-            snap["snapshot_id"] = uuid.uuid4().hex
-            snap["collected_at"] = datetime.now(UTC).isoformat()
-            r = await http.post("/api/metrics", json=snap, headers=keys[i])
-            done += r.status_code == 200
+    async def connection() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while True:
+                i = await due.get()
+                sent = time.monotonic()
+                snap = sims[i].snapshot(time.time())
+                snap["snapshot_id"] = uuid.uuid4().hex
+                snap["collected_at"] = datetime.now(UTC).isoformat()
+                body = orjson.dumps(snap)
+                head = (f"POST /api/metrics HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                        f"Authorization: Bearer {auth[i]}\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+                status = await _post(reader, writer, head + body)
+                done += status == 200  # (not `done += await ...`: that reads `done` first)
+                took.append(time.monotonic() - sent)
+                due.task_done()
+        finally:
+            writer.close()
 
-        tasks, step, n = [], 1.0 / servers, 0
-        while (now := time.monotonic() - start) < seconds:
-            if n * step <= now:
-                tasks.append(asyncio.create_task(one(n % servers)))
-                n += 1
-            else:
-                await asyncio.sleep(min(step, n * step - now))
-        await asyncio.gather(*tasks, return_exceptions=True)
-        elapsed = time.monotonic() - start
-    return {"payloads_per_s": done / elapsed, "offered_per_s": n / elapsed}
+    workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    step, n = 1.0 / servers, 0
+    while (now := time.monotonic() - start) < seconds:
+        if n * step <= now:
+            due.put_nowait(n % servers)
+            n += 1
+        else:
+            await asyncio.sleep(min(step, n * step - now))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(due.join(), 60)
+    elapsed = time.monotonic() - start
+    for w in workers:
+        w.cancel()
+    q = statistics.quantiles(took, n=100) if len(took) > 2 else [float("nan")] * 99
+    return {"payloads_per_s": done / elapsed, "offered_per_s": n / elapsed,
+            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}  # fmt: skip
 
 
 class LightClient(asyncio.Protocol):
@@ -176,14 +216,22 @@ async def _light(url: str, token: str, stats: dict[str, Any]) -> LightClient:
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                f"Sec-WebSocket-Version: 13\r\n{auth}\r\n").encode()  # fmt: skip
     loop = asyncio.get_running_loop()
-    _, client = await loop.create_connection(lambda: LightClient(stats, request), host, int(port))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, int(port)))
+    _, client = await loop.create_connection(lambda: LightClient(stats, request), sock=sock)
     await asyncio.wait_for(client.ready, 60)
     return client
 
 
 def client_proc(url: str, token: str, count: int, seconds: float, kind: str, out: Any) -> None:
     """`count` clients that read everything; report messages, latencies, closures and the
-    clients that got nothing in the run's last 2 s (a server may drop them silently)."""
+    clients that got nothing in the run's last 2 s (a server may drop them silently).
+
+    At nice 10: stream clients are other machines in a deployment; here they share the two
+    cores with the server under test and its agents, so they get the CPU those leave."""
+    os.nice(10)
 
     async def main() -> dict[str, Any]:
         stats: dict[str, Any] = {"received": 0, "closed": 0, "latencies": []}
@@ -336,6 +384,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fw-bench-stream-") as tmp:
         proc, base, token = start_hub(Path(tmp))
         try:
+            asyncio.run(feed(base, args.servers, 3.0))  # warm-up (workers, caches)
             alone = asyncio.run(feed(base, args.servers, args.seconds))
             rss_before = rss(proc.pid)
             ws_url = base.replace("http://", "ws://") + "/ws"
@@ -367,6 +416,8 @@ def main() -> None:
     print(f"{'ingest payloads/s, with clients':34}{loaded['payloads_per_s']:>14.1f}{'':>14}"
           f"{ingest_ratio:>8.2f}x  (goal >= 0.9x)")  # fmt: skip
     mps = fw["messages_per_s"] / max(anchor["messages_per_s"], 1e-9)
+    for label, run in (("0 clients", alone), ("with clients", loaded)):
+        print(f"{'ingest p50/p99 ms, ' + label:34}{run['p50_ms']:>7.0f}/{run['p99_ms']:<6.0f}")
     print(f"{'messages/s delivered':34}{fw['messages_per_s']:>14.0f}"
           f"{anchor['messages_per_s']:>14.0f}{mps:>8.2f}x  (goal >= 1.0x)")  # fmt: skip
     print(f"{'latency p50, ms':34}{fw['p50_ms']:>14.1f}{anchor['p50_ms']:>14.1f}")

@@ -39,6 +39,9 @@ KEY = "stream.broker"
 #: server id -> group is re-read this often (and when an unknown server reports)
 GROUPS_SECONDS = 30.0
 BATCH = 500
+#: event-loop time one flush round may take; then the loop is left to others PUMP_SECONDS
+FLUSH_BUDGET = 0.010
+PUMP_SECONDS = 0.020
 
 Doc = dict[str, Any]
 
@@ -78,6 +81,7 @@ class StreamBroker:
         self._groups_at = 0.0
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._cursor = 0
 
     @property
     def bus(self) -> EventBus:
@@ -124,24 +128,43 @@ class StreamBroker:
     async def _run(self) -> None:
         assert self._sub is not None
         sub = self._sub
+        waiting = False  # some client still has messages to write
         while True:
+            events: list[object] = []
             try:
-                async with asyncio.timeout(1.0):
-                    first = await sub.get()
+                async with asyncio.timeout(PUMP_SECONDS if waiting else 1.0):
+                    events = [await sub.get(), *sub.drain(BATCH)]
             except TimeoutError:
-                self._check_slow()
-                continue
-            try:
-                await self.handle([first, *sub.drain(BATCH)])
-            except Exception:  # the stream must outlive any one bad event
-                log.exception("stream: could not fan out a batch of events")
-            self._flush()
+                pass
+            if events:
+                try:
+                    await self.handle(events)
+                except Exception:  # the stream must outlive any one bad event
+                    log.exception("stream: could not fan out a batch of events")
+            within_budget = self._flush()
+            waiting = any(client.pending for client in self.clients.values())
             self._check_slow()
+            if not within_budget:
+                await asyncio.sleep(PUMP_SECONDS)  # the loop is ingest's first
 
-    def _flush(self) -> None:
-        now = time.monotonic()
-        for client in list(self.clients.values()):
-            client.flush(now)
+    def _flush(self) -> bool:
+        """One flush round: clients in turn, from where the last round stopped, for at most
+        `FLUSH_BUDGET` s of the event loop; False when it stopped short (those it did not
+        reach are behind, so newer snapshots replace what waits for them)."""
+        clients = [c for c in self.clients.values() if c.pending]
+        if not clients:
+            return True
+        started = time.monotonic()
+        first = self._cursor % len(clients)
+        order = clients[first:] + clients[:first]
+        for done, client in enumerate(order, 1):
+            client.flush(started)
+            if done % 16 == 0 and time.monotonic() - started > FLUSH_BUDGET:
+                for skipped in order[done:]:
+                    skipped.fall_behind()
+                self._cursor = first + done
+                return False
+        return True
 
     def _check_slow(self) -> None:
         now = time.monotonic()
@@ -182,9 +205,9 @@ class StreamBroker:
                 message = encoded.get(wanted.key)
                 if message is None:
                     message = encoded[wanted.key] = Message(
-                        messages.monitoring_data(server_id, ts, doc, wanted.key)
+                        messages.monitoring_data(server_id, ts, doc, wanted.key), server_id
                     )
-                client.offer(message, server_id)
+                client.offer(message)
                 self.messages_queued += 1
 
     async def _alerts(self, event: AlertsChanged) -> None:

@@ -9,8 +9,9 @@ control replies are never replaced. A client whose socket takes nothing at all f
 `slow_seconds` gets `error` `slow_consumer` and is closed.
 
 With a `Wire` (`wire.py`, the hub's own server) a flush joins the waiting frames into a few
-writes until the socket's buffer is full, and the socket's "writable again" resumes it. Without
-one, a sender task writes the messages through ASGI, one at a time.
+writes until the socket's buffer is full; the broker flushes clients in rounds with a time
+budget, and a client its round did not reach is behind too. Without a wire, a sender task
+writes the messages through ASGI, one at a time.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ class StreamLimits:
 class Message:
     """One encoded message, shared by every client it goes to; its frame is built once."""
 
-    __slots__ = ("_frame", "text")
+    __slots__ = ("_frame", "key", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, key: str | None = None) -> None:
         self.text = text
+        self.key = key  # a server id: a newer message of the same key may replace this one
         self._frame: bytes | None = None
 
     @property
@@ -75,8 +77,9 @@ class StreamClient:
         if wire is not None:
             wire.on_writable(self._writable)
 
-    def offer(self, message: Message, key: str | None = None) -> None:
-        """Queue `message`; `key` (a server id) lets a newer one replace it while behind."""
+    def offer(self, message: Message) -> None:
+        """Queue `message`; while behind, it replaces the waiting one of its key."""
+        key = message.key
         slot: object = key if key is not None and self.behind else next(self._unique)
         if slot in self.pending:
             self.dropped += 1
@@ -101,6 +104,8 @@ class StreamClient:
             return
         if not wire.paused:
             self._write(wire)
+        if self.pending and not self.behind:
+            self.fall_behind()
         self.behind = bool(self.pending)
         if not self.behind:
             self.stalled_since = None
@@ -126,9 +131,20 @@ class StreamClient:
             return
         self.pending = dict(items)  # what the socket did not take, in order, keys kept
 
+    def fall_behind(self) -> None:
+        """From now on newer messages replace waiting ones; of those waiting already, the
+        newest per key stays (in the place of its key's oldest)."""
+        if not self.behind:
+            self.behind = True
+            kept: dict[object, Message] = {}
+            for slot, message in self.pending.items():
+                kept[message.key if message.key is not None else slot] = message
+            self.dropped += len(self.pending) - len(kept)
+            self.pending = kept
+
     def _writable(self) -> None:
+        # the socket took data: the broker's next flush round writes more (within its budget)
         self.stalled_since = None
-        self.flush()
 
     def check_slow(self, now: float) -> None:
         since = self.stalled_since

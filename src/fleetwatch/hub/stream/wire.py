@@ -29,7 +29,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 #: ASGI scope["extensions"] key under which `/ws` connections find their `Wire`
 WIRE_KEY = "fleetwatch.wire"
 STREAM_PATH = "/ws"
-SEND_BUFFER = 32 * 1024  # SO_SNDBUF (the kernel doubles it)
+SEND_BUFFER = 16 * 1024  # SO_SNDBUF (the kernel doubles it)
 HIGH_WATER = 16 * 1024  # transport buffer: above it the client is behind until LOW_WATER
 LOW_WATER = 4 * 1024
 
