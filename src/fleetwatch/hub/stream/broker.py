@@ -161,7 +161,7 @@ class StreamBroker:
             client.flush(started)
             if done % 16 == 0 and time.monotonic() - started > FLUSH_BUDGET:
                 for skipped in order[done:]:
-                    skipped.fall_behind()
+                    skipped.check_lag(started)
                 self._cursor = first + done
                 return False
         return True

@@ -29,6 +29,8 @@ from fleetwatch.hub.stream.wire import Wire, text_frame
 _ids = itertools.count(1)
 Send = Callable[[str], Awaitable[None]]
 CHUNK = 64 * 1024  # frames joined into one write up to this size
+#: messages have waited this long: the client is behind (newer snapshots replace older ones)
+MAX_LAG = 0.25
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class StreamClient:
         self.wire = wire
         self.filter: Filter | None = Filter()  # seed 004: everything, from the first message
         self.pending: dict[object, Message] = {}
-        self.behind = False  # the last flush left messages waiting
+        self.behind = False  # messages waited longer than MAX_LAG: newer ones replace them
+        self.waiting_since = 0.0  # when the oldest waiting message was offered
         self.last_sent: dict[str, float] = {}  # server id -> when its last snapshot was offered
         self.stalled_since: float | None = None  # the socket took nothing since
         self.dropped = 0  # replaced or discarded before they were written
@@ -79,6 +82,8 @@ class StreamClient:
 
     def offer(self, message: Message) -> None:
         """Queue `message`; while behind, it replaces the waiting one of its key."""
+        if not self.pending:
+            self.waiting_since = time.monotonic()
         key = message.key
         slot: object = key if key is not None and self.behind else next(self._unique)
         if slot in self.pending:
@@ -104,13 +109,18 @@ class StreamClient:
             return
         if not wire.paused:
             self._write(wire)
-        if self.pending and not self.behind:
-            self.fall_behind()
-        self.behind = bool(self.pending)
-        if not self.behind:
+        now = time.monotonic() if now is None else now
+        if not self.pending:
+            self.behind = False
             self.stalled_since = None
-        elif self.stalled_since is None:
-            self.stalled_since = time.monotonic() if now is None else now
+            return
+        self.check_lag(now)
+        if self.stalled_since is None:
+            self.stalled_since = now
+
+    def check_lag(self, now: float) -> None:
+        if self.pending and not self.behind and now - self.waiting_since > MAX_LAG:
+            self.fall_behind()
 
     def _write(self, wire: Wire) -> None:
         pending, self.pending = self.pending, {}
@@ -143,8 +153,10 @@ class StreamClient:
             self.pending = kept
 
     def _writable(self) -> None:
-        # the socket took data: the broker's next flush round writes more (within its budget)
+        # the socket took what it had: write on at once (one client's frames, as the kernel
+        # paces them), or a large message would wait a whole broker round per socket buffer
         self.stalled_since = None
+        self.flush()
 
     def check_slow(self, now: float) -> None:
         since = self.stalled_since
