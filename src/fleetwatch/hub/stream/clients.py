@@ -153,10 +153,12 @@ class StreamClient:
             self.pending = kept
 
     def _writable(self) -> None:
-        # the socket took what it had: write on at once (one client's frames, as the kernel
-        # paces them), or a large message would wait a whole broker round per socket buffer
+        # the socket took what it had. A client that keeps up gets the rest at once (or a
+        # large message would wait a broker round per socket buffer); one that is behind waits
+        # for the broker's next round, whose time budget keeps the event loop for ingest
         self.stalled_since = None
-        self.flush()
+        if not self.behind:
+            self.flush()
 
     def check_slow(self, now: float) -> None:
         since = self.stalled_since
