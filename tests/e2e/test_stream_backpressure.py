@@ -12,16 +12,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from test_stream import Fleet, _raw_stream, ask, recv
 
 from factories import make_interface
 from hubtest import RunningHub, free_port, start_hub
-from test_stream import Fleet, _raw_stream, ask, recv
 
 pytestmark = pytest.mark.e2e
 FLEETWATCH = [sys.executable, "-m", "fleetwatch.cli.main"]

@@ -157,7 +157,7 @@ class StreamClient:
         # large message would wait a broker round per socket buffer); one that is behind waits
         # for the broker's next round, whose time budget keeps the event loop for ingest
         self.stalled_since = None
-        if not self.behind:
+        if not self.behind or self.kicked.done():  # a dropped client's error goes out first
             self.flush()
 
     def check_slow(self, now: float) -> None:
