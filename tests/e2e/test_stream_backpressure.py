@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -134,5 +135,33 @@ def test_the_stream_without_the_hubs_own_protocol(plain_uvicorn: RunningHub) -> 
             await asyncio.to_thread(fleet.send, "web-01")
             message = await recv(ws, "monitoring_data")
             assert message["server_id"] == fleet.servers["web-01"][0]
+
+    asyncio.run(scenario())
+
+
+def test_live_samples_reach_clients_that_ask_for_them(fleet: Fleet) -> None:
+    web_id, web_auth = fleet.servers["web-01"]
+
+    def post_live(cpu: float) -> None:
+        sample = {"collected_at": datetime.now(UTC).isoformat(), "cpu_percent": cpu,
+                  "memory_percent": 41.0}  # fmt: skip
+        r = httpx.post(f"{fleet.hub.base_url}/api/metrics/live", json=sample, headers=web_auth)
+        assert r.status_code == 200, r.text
+
+    async def scenario() -> None:
+        async with fleet.connect() as live, fleet.connect() as default:
+            await recv(live, "connection")
+            await recv(default, "connection")
+            reply = await ask(live, {"type": "subscribe", "families": ["live", "cpu"]})
+            assert reply["families"] == ["cpu", "live"]
+            await asyncio.to_thread(post_live, 87.5)
+            message = await recv(live, "live_data")
+            assert message["server_id"] == web_id and message["data"]["cpu_percent"] == 87.5
+            assert datetime.fromisoformat(message["timestamp"])
+            await asyncio.to_thread(fleet.send, "web-01")  # the default client's next message
+            first = json.loads(await asyncio.wait_for(default.recv(), 10))
+            assert first["type"] == "monitoring_data"  # no live_data unless asked for
+            bad = await ask(live, {"type": "subscribe", "families": ["lives"]})
+            assert bad["code"] == "invalid_subscription" and "live" in bad["message"]
 
     asyncio.run(scenario())

@@ -137,6 +137,16 @@ class RemoteCommitted:
 
 
 @dataclass(frozen=True)
+class LiveCommitted:
+    """A live sample of `server_id` taken at `ts` is committed; `detail` is its stored form
+    (`codec.pack_json` of the sample's JSON), unpacked only by a consumer that wants it."""
+
+    server_id: str
+    ts: float
+    detail: bytes
+
+
+@dataclass(frozen=True)
 class SettingsChanged:
     """Dashboard settings were changed (`services/settings.py`; `keys` = the names changed)."""
 

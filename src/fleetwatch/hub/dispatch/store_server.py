@@ -32,6 +32,7 @@ from fleetwatch.hub.dispatch.forward import (
 from fleetwatch.hub.dispatch.relay import Readings, publish
 from fleetwatch.hub.events import EventBus
 from fleetwatch.hub.ingest.commit import STORE_FUNCTIONS, SnapshotWrite, StoreResult
+from fleetwatch.hub.ingest.service import publish_live
 from fleetwatch.hub.store.database import BatchFn, Database
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
@@ -62,7 +63,7 @@ class StoreServer:
 
     def __init__(self, db: Database, bus: EventBus) -> None:
         self._db = db
-        self._bus = bus
+        self.bus = bus
         self.served = 0
         self.pending = 0  # requests taken and not answered yet
         self.retried = 0  # requests sent again alone after their job failed
@@ -83,7 +84,7 @@ class StoreServer:
         self, write: SnapshotWrite, result: StoreResult, readings: list[Readings | None]
     ) -> None:
         rows = zip(result.row_ids, (row.ts for row in write.rows), readings, strict=True)
-        publish(self._bus, write.server_id, list(rows))
+        publish(self.bus, write.server_id, list(rows))
 
     def submit(self, group: list[Request]) -> asyncio.Future[Any]:
         """One writer job for `group` (requests of one kind): the future of their results."""
@@ -122,6 +123,8 @@ class _Reply:
             results = [error] * len(group)
         for request, result in zip(group, results, strict=True):
             self.answers.append((request[0], error is None, result))
+            if error is None and request[1] == "live" and result is not None:
+                publish_live(self.server.bus, request[2])
             if error is None and isinstance(result, StoreResult) and request[3] is not None:
                 try:
                     self.server.relay(request[2], result, request[3])

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, text
 
 from fleetwatch.errors import FleetwatchError
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.events import SnapshotCommitted, SnapshotView
+from fleetwatch.hub.events import EventBus, LiveCommitted, SnapshotCommitted, SnapshotView
 from fleetwatch.hub.ingest.commit import SnapshotWrite, StoreResult, Watch
 from fleetwatch.hub.ingest.decode import LiveView, to_json
 from fleetwatch.hub.ingest.timewindow import TimeWindow, parse_time
@@ -146,7 +146,15 @@ async def ingest_live(ctx: HubContext, server_id: str, sample: LiveView) -> floa
     if watch is None:
         keys.invalidate_server(ctx, server_id)
         raise ServerGone(server_id)
+    publish_live(ctx.extras.get("events"), row)
     return watch[0]
+
+
+def publish_live(bus: EventBus | None, row: timeseries.LiveRow) -> None:
+    """Announce a committed live sample (here, or on the hub for an ingest worker's write:
+    `dispatch/store_server.py`; a worker's own bus has no subscribers)."""
+    if bus is not None and bus.has_subscribers:
+        bus.publish(LiveCommitted(row.server_id, row.ts, row.detail))
 
 
 async def ping(ctx: HubContext, server_id: str) -> float | None:

@@ -26,6 +26,7 @@ from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.events import (
     AlertsChanged,
     EventBus,
+    LiveCommitted,
     RemoteCommitted,
     SnapshotCommitted,
     Subscription,
@@ -91,7 +92,7 @@ class StreamBroker:
     def add(self, client: StreamClient) -> None:
         self.clients[client.id] = client
         if self._task is None:
-            types = (SnapshotCommitted, Relayed, RemoteCommitted, AlertsChanged)
+            types = (SnapshotCommitted, Relayed, RemoteCommitted, AlertsChanged, LiveCommitted)
             self._sub = self.bus.subscribe("stream", types, maxsize=50_000)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="stream")
 
@@ -183,6 +184,8 @@ class StreamBroker:
                 row_ids.extend(event.row_ids)
             elif isinstance(event, AlertsChanged):
                 await self._alerts(event)
+            elif isinstance(event, LiveCommitted):
+                await self._live(event)
         if row_ids:
             snapshots += await self.ctx.db.read(lambda conn: _read_docs(conn, row_ids))
         if snapshots:
@@ -207,6 +210,23 @@ class StreamBroker:
                     message = encoded[wanted.key] = Message(
                         messages.monitoring_data(server_id, ts, doc, wanted.key), server_id
                     )
+                client.offer(message)
+                self.messages_queued += 1
+
+    async def _live(self, event: LiveCommitted) -> None:
+        wanting = [c for c in self.clients.values()
+                   if c.filter is not None and messages.LIVE in c.filter.families]  # fmt: skip
+        if not wanting:
+            return
+        groups = await self._group_map()
+        server_id, message = event.server_id, None
+        for client in wanting:
+            assert client.filter is not None
+            if client.filter.wants_server(server_id, groups.get(server_id)):
+                if message is None:
+                    sample = codec.unpack(event.detail)
+                    text = messages.live_data(server_id, event.ts, sample)
+                    message = Message(text, f"live:{server_id}")
                 client.offer(message)
                 self.messages_queued += 1
 

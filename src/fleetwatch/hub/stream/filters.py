@@ -2,7 +2,8 @@
 
 - `servers`: server ids or group names (a server matches when its id or its group is listed);
   absent = every server the caller may read;
-- `families`: any of `messages.FAMILIES`; absent = all of them (`alerts` included);
+- `families`: any of `messages.KNOWN_FAMILIES`; absent = all of `messages.FAMILIES` (`alerts`
+  included; `live`, every live sample as `live_data`, only when named);
 - `rate_seconds`: at most one `monitoring_data` per server per this many seconds (0 = every
   snapshot); alerts are never held back.
 A bad field is a typed `error` naming it; the previous subscription stays as it was.
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetwatch.hub.stream.messages import FAMILIES, SNAPSHOT_FAMILIES
+from fleetwatch.hub.stream.messages import FAMILIES, KNOWN_FAMILIES, SNAPSHOT_FAMILIES
 
 MAX_SERVERS = 10_000
 MAX_RATE_SECONDS = 86_400.0
@@ -65,10 +66,10 @@ def parse_subscription(message: Mapping[str, Any]) -> Filter:
     chosen = None if servers is None else _strings(servers, "servers", MAX_SERVERS, 255)
     families = FAMILIES
     if message.get("families") is not None:
-        families = _strings(message["families"], "families", len(FAMILIES), 32)
-        unknown = sorted(families - FAMILIES)
+        families = _strings(message["families"], "families", len(KNOWN_FAMILIES), 32)
+        unknown = sorted(families - KNOWN_FAMILIES)
         if unknown:
-            known = ", ".join(sorted(FAMILIES))
+            known = ", ".join(sorted(KNOWN_FAMILIES))
             raise SubscriptionError(f"families: unknown {', '.join(unknown)} (known: {known})")
     rate = message.get("rate_seconds", 0)
     if rate is None:

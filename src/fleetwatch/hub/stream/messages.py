@@ -29,6 +29,10 @@ FAMILY_KEYS: dict[str, tuple[str, ...]] = {
 }
 FAMILIES: frozenset[str] = frozenset(FAMILY_KEYS)
 SNAPSHOT_FAMILIES: frozenset[str] = FAMILIES - {"alerts"}
+#: opt-in, not in the default "everything": `live_data`, each live sample (1 s while somebody
+#: watches the server, see live on demand)
+LIVE = "live"
+KNOWN_FAMILIES: frozenset[str] = FAMILIES | {LIVE}
 
 Doc = Mapping[str, Any]
 
@@ -150,6 +154,13 @@ def monitoring_data(server_id: str, ts: float, doc: Doc, families: Iterable[str]
             "server_id": server_id,
             "data": snapshot_data(doc, families),
         }
+    )
+
+
+def live_data(server_id: str, ts: float, sample: Doc) -> str:
+    """A committed live sample (fleetwatch's, beyond seed 004), as the agent sent it."""
+    return encode(
+        {"type": "live_data", "timestamp": iso(ts), "server_id": server_id, "data": sample}
     )
 
 
