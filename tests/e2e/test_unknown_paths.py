@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 def test_unknown_paths_get_json_404_and_pages_still_work(tmp_path: Path) -> None:
     with running_hub(tmp_path) as hub, httpx.Client(base_url=hub.base_url, timeout=10) as http:
         for method, path in [
-            ("GET", "/metrics"),
+            ("GET", "/metricz"),
             ("GET", "/api/nonexistent"),
             ("POST", "/api/v2/write"),
             ("GET", "/federate?match[]=up"),

@@ -3,7 +3,7 @@
 `Exposition` collects samples into metric families and renders them with HELP and TYPE lines,
 label values escaped (backslash, double quote, newline) and help text escaped (backslash,
 newline), as <https://prometheus.io/docs/instrumenting/exposition_formats/> specifies.
-What the samples are (names, units, labels) is decided by `fleetwatch.agent.status.metrics`.
+What the samples are (names, units, labels) is decided by `fleetwatch.protocol.prometheus`.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
+from fleetwatch.hub.api import prometheus as prometheus_api
 from fleetwatch.hub.api.nul_guard import NulGuard
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.bridge import PgBridge, start_bridge
@@ -171,6 +172,7 @@ def create_app(
     for router in (ingest.router, query.router, export.router, session.router, users.router):
         app.include_router(router)
     app.include_router(agent_config.router)
+    app.include_router(prometheus_api.router)
     app.include_router(stream_endpoint.router)
     _publish_wire_models(app)
     if ingest_worker:
