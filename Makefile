@@ -44,6 +44,8 @@ bench-hub: $(STAMP)
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/query.py $(QUERY_BENCH_ARGS)
 	$(BIN)/python bench/stream.py $(STREAM_BENCH_ARGS)
+	test -x /usr/bin/prometheus-node-exporter || apt-get install -y --no-install-recommends prometheus-node-exporter
+	$(BIN)/python bench/prometheus.py
 
 ## make bench-ui: the dashboard with 1,000 servers in Debian chromium: first render, bytes,
 ## RSS per open dashboard, hub CPU with 10 dashboards (UI_BENCH_ARGS="--servers 200 --seconds 5

@@ -142,3 +142,21 @@ def test_a_real_prometheus_scrapes_the_hub(scraped: Scraped, tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_a_new_snapshot_shows_in_the_next_scrape(scraped: Scraped) -> None:
+    before = _samples(scraped.get().text)["fleetwatch_cpu_usage_ratio"]
+    assert {labels["hostname"] for labels, _ in before} == {"web-01", "db-01"}
+    reg = httpx.post(f"{scraped.hub.base_url}/api/register", json={"hostname": "new-01"}).json()
+    for cpu in (11.0, 66.0):  # the newest one counts, the encoded series are not stale
+        body = make_snapshot(snapshot_id=uuid.uuid4().hex,
+                             collected_at=datetime.now(UTC).isoformat())  # fmt: skip
+        body["metrics"]["cpu"]["percent"] = cpu
+        r = httpx.post(f"{scraped.hub.base_url}/api/metrics", json=body,
+                       headers=bearer(reg["server_id"], reg["api_key"]))  # fmt: skip
+        assert r.status_code == 200
+        got = _samples(scraped.get().text)["fleetwatch_cpu_usage_ratio"]
+        mine = [value for labels, value in got if labels["hostname"] == "new-01"]
+        assert mine == [pytest.approx(cpu / 100)]
+    openmetrics = scraped.get(Accept="application/openmetrics-text; version=1.0.0").text
+    assert openmetrics.count("# EOF") == 1 and 'hostname="new-01"' in openmetrics

@@ -249,7 +249,9 @@ def _processes(exp: Sink, snapshot: Mapping[str, Any]) -> None:
             _emit(exp, inst, _WATCHED, {"name": name, "pid": inst.get("pid")})
 
 
-def _services_gpus_containers(exp: Sink, snapshot: Mapping[str, Any]) -> None:
+def _services_gpus_containers(
+    exp: Sink, snapshot: Mapping[str, Any], service_info: bool = True
+) -> None:
     for svc in snapshot.get("services") or []:
         name = svc.get("service_name") or ""
         running = svc.get("status") == "running"
@@ -260,9 +262,10 @@ def _services_gpus_containers(exp: Sink, snapshot: Mapping[str, Any]) -> None:
             running,
             {"service": name},
         )
-        info = {"service": name, "status": svc.get("status") or ""}
-        info.update({k: svc.get(k) or "" for k in ("display_name", "start_type")})
-        exp.add("fleetwatch_service_info", "gauge", "Service state (value 1).", 1, info)
+        if service_info:
+            info = {"service": name, "status": svc.get("status") or ""}
+            info.update({k: svc.get(k) or "" for k in ("display_name", "start_type")})
+            exp.add("fleetwatch_service_info", "gauge", "Service state (value 1).", 1, info)
     for gpu in snapshot.get("gpus") or []:
         info = {
             "gpu": gpu.get("index"),
@@ -328,17 +331,17 @@ def emit_snapshot(
     snapshot: Mapping[str, Any],
     stats: Mapping[str, Any] | None = None,
     *,
-    per_process: bool = True,
+    fleet: bool = False,
 ) -> None:
     """Every sample of one snapshot (and optional collection statistics) into `exp`.
-    `per_process=False` leaves out the top processes and the per-core CPU (series per pid and
-    per core: the hub's fleet-wide `/metrics` keeps to one set of series per server)."""
+    `fleet=True` (the hub's `/metrics`, every server at once) leaves out the top processes
+    (a series per pid), the per-core CPU and the `fleetwatch_service_info` labels."""
     metrics: Mapping[str, Any] = snapshot.get("metrics") or {}
     _host(exp, snapshot, metrics)
-    _cpu(exp, metrics, per_core=per_process)
+    _cpu(exp, metrics, per_core=not fleet)
     _memory(exp, metrics)
     _storage_and_network(exp, metrics)
-    if per_process:
+    if not fleet:
         _processes(exp, snapshot)
-    _services_gpus_containers(exp, snapshot)
+    _services_gpus_containers(exp, snapshot, service_info=not fleet)
     _collection(exp, snapshot, stats)

@@ -24,5 +24,7 @@ Viewer = Annotated[Principal, Depends(require_role("viewer"))]
     responses={200: {"content": {"text/plain": {}}}},
 )
 async def get_metrics(ctx: Ctx, _who: Viewer, request: Request) -> Response:
-    body, content_type = await prometheus.scrape(ctx, request.headers.get("accept"))
-    return Response(body, media_type=content_type)
+    gzip_ok = "gzip" in request.headers.get("accept-encoding", "")  # Prometheus always asks
+    body, content_type = await prometheus.scrape(ctx, request.headers.get("accept"), gzip_ok)
+    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gzip_ok else None
+    return Response(body, media_type=content_type, headers=headers)

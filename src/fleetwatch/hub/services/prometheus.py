@@ -3,33 +3,46 @@ with `prometheus_client` (its collectors and its text and OpenMetrics encoders).
 
 Fleet series: each online server's latest snapshot through the same mapping as the agent's own
 `/metrics` (`protocol.prometheus`: names, units, labels, documented in docs/agent.md), with
-`server_id`, `hostname` and `group` added to every series, and without the per-process and
-per-core series (a pid label per process and scrape would explode any TSDB's cardinality).
-A server that is offline keeps only `fleetwatch_server_up 0`: its other series vanish, as
-Prometheus expects of a target that is gone. Hub series: `fleetwatch_hub_*` (process figures
-from `prometheus_client.ProcessCollector`, servers by status, stream clients and messages),
-plus Python's GC and platform collectors.
+`server_id`, `hostname` and `group` added to every series, and without the per-process,
+per-core and service-info series (a pid label per process and scrape would explode any TSDB's
+cardinality). A server that is offline keeps only `fleetwatch_server_up 0`: its other series
+vanish, as Prometheus expects of a target that is gone. Hub series: `fleetwatch_hub_*`
+(process figures from `prometheus_client.ProcessCollector`, servers by status, stream clients
+and messages), plus Python's GC and platform collectors. Each server's series are encoded once
+per snapshot (`prometheus_cache.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import Connection, select
 
 from fleetwatch import __version__
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services.prometheus_cache import (
+    EOF_LINE,
+    CacheKey,
+    Encoder,
+    Families,
+    SeriesCache,
+    encode,
+    server_families,
+)
 from fleetwatch.hub.services.servers import server_status
 from fleetwatch.hub.services.settings import get_settings
-from fleetwatch.hub.store import codec, tables
-from fleetwatch.protocol.prometheus import emit_snapshot
+from fleetwatch.hub.store import tables
+
+#: ctx.extras key: this process's `SeriesCache`
+CACHE_KEY = "prometheus.series"
 
 
 @dataclass(frozen=True)
@@ -38,82 +51,42 @@ class ServerRow:
     hostname: str
     group: str
     online: bool
-    latest: bytes | None
+    snapshot_at: float | None
 
-
-class Families:
-    """A `protocol.prometheus.Sink` that gathers samples into `prometheus_client` metric
-    families; `base` labels go on every sample; a repeated series keeps its first value."""
-
-    def __init__(self) -> None:
-        self.families: dict[str, Metric] = {}
-        self.base: dict[str, str] = {}
-        self._seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-
-    def add(
-        self,
-        name: str,
-        kind: str,
-        help_text: str,
-        value: object,
-        labels: Mapping[str, object] | None = None,
-    ) -> None:
-        if value is None or not isinstance(value, int | float):
-            return
-        merged = {
-            **self.base,
-            **{k: "" if v is None else str(v) for k, v in (labels or {}).items()},
-        }
-        key = (name, tuple(merged.items()))
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        family = self.families.get(name)
-        if family is None:
-            if kind == "counter":  # the family is named without `_total`, its sample with it
-                family = Metric(name.removesuffix("_total"), help_text, "counter")
-            else:
-                family = Metric(name, help_text, "gauge")
-            self.families[name] = family
-        family.add_sample(name, merged, float(value))
-
-
-class _Static:
-    """A collector of families built before the scrape is encoded."""
-
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._families)
+    @property
+    def key(self) -> CacheKey:
+        return (self.snapshot_at, self.hostname, self.group)
 
 
 def _read_servers(conn: Connection, stale_minutes: int, now: float) -> list[ServerRow]:
     s = tables.servers.c
-    query = select(s.id, s.hostname, s.group_name, s.last_seen, s.interval_seconds, s.latest)
+    query = select(s.id, s.hostname, s.group_name, s.last_seen, s.interval_seconds,
+                   s.last_snapshot_at)  # fmt: skip
     out = []
     for row in conn.execute(query.order_by(s.hostname, s.id)):
         status = server_status(row.last_seen, row.interval_seconds, stale_minutes, now)
-        online = status == "online"
-        out.append(ServerRow(str(row.id), row.hostname, row.group_name or "", online,
-                             row.latest if online else None))  # fmt: skip
+        out.append(ServerRow(str(row.id), row.hostname, row.group_name or "",
+                             status == "online", row.last_snapshot_at))  # fmt: skip
     return out
 
 
-def fleet_families(rows: list[ServerRow], hub: Mapping[str, Any]) -> list[Metric]:
-    """The fleet's series and the hub's own figures (not its process ones)."""
-    sink = Families()
+def _read_latest(conn: Connection, ids: list[str]) -> dict[str, bytes | None]:
+    s = tables.servers.c
+    out: dict[str, bytes | None] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in conn.execute(select(s.id, s.latest).where(s.id.in_(chunk))):
+            out[str(row.id)] = row.latest
+    return out
+
+
+def hub_families(rows: list[ServerRow], hub: Mapping[str, Any]) -> list[Metric]:
+    """`fleetwatch_server_up` of every server, and the hub's own figures."""
+    up = Metric("fleetwatch_server_up", "1 while the server reports.", "gauge")
     for row in rows:
-        sink.base = {"server_id": row.server_id, "hostname": row.hostname, "group": row.group}
-        sink.add("fleetwatch_server_up", "gauge", "1 while the server reports.", int(row.online))
-        if row.latest is None:
-            continue
-        try:
-            snapshot = codec.unpack(row.latest)
-        except (ValueError, TypeError):
-            continue
-        emit_snapshot(sink, snapshot, per_process=False)
-    sink.base = {}
+        labels = {"server_id": row.server_id, "hostname": row.hostname, "group": row.group}
+        up.add_sample(up.name, labels, 1.0 if row.online else 0.0)
+    sink = Families()
     sink.add("fleetwatch_hub_info", "gauge", "Hub version and database (value 1).", 1,
              {"version": __version__, "database": hub["database"]})  # fmt: skip
     for status in ("online", "offline"):
@@ -126,23 +99,43 @@ def fleet_families(rows: list[ServerRow], hub: Mapping[str, Any]) -> list[Metric
              hub["stream_clients"])  # fmt: skip
     sink.add("fleetwatch_hub_stream_messages_total", "counter",
              "Messages offered to /ws clients.", hub["stream_messages"])  # fmt: skip
-    return list(sink.families.values())
+    return [up, *sink.families.values()]
 
 
-def encode(families: list[Metric], accept: str | None) -> tuple[bytes, str]:
-    """The scrape body and its content type (OpenMetrics when `accept` asks for it)."""
+def _process(encoder: Encoder) -> bytes:
+    from prometheus_client import CollectorRegistry
+
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Static(families))
     ProcessCollector(namespace="fleetwatch_hub", registry=registry)
     GCCollector(registry=registry)
     PlatformCollector(registry=registry)
-    encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type
+    return encoder(registry)
 
 
-async def scrape(ctx: HubContext, accept: str | None) -> tuple[bytes, str]:
-    """One scrape: the body and its content type. Unpacking and encoding run in a thread
-    (CPU work: the event loop goes on serving agents meanwhile)."""
+def render(
+    rows: list[ServerRow],
+    latest: Mapping[str, bytes | None],
+    cache: SeriesCache,
+    encoder: Encoder,
+    hub: Mapping[str, Any],
+) -> bytes:
+    """The whole scrape (CPU work: run it off the event loop)."""
+    online = {r.server_id: r.key for r in rows if r.online}
+    by_id = {r.server_id: r for r in rows}
+    for server_id in cache.stale(encoder, online):
+        row = by_id[server_id]
+        families = server_families(server_id, row.hostname, row.group, latest.get(server_id))
+        cache.put(encoder, server_id, row.key, families)
+    parts = [encode(hub_families(rows, hub), encoder), cache.text(encoder, online),
+             _process(encoder)]  # fmt: skip
+    body = b"".join(part.removesuffix(EOF_LINE) for part in parts)
+    return body + EOF_LINE if parts[0].endswith(EOF_LINE) else body
+
+
+async def scrape(ctx: HubContext, accept: str | None, gzip_ok: bool) -> tuple[bytes, str]:
+    """One scrape: the body and its content type. Mapping and encoding run in a thread (the
+    event loop goes on serving agents meanwhile); only servers that reported since the last
+    scrape are read and encoded again."""
     from fleetwatch.hub.stream.broker import broker_of
 
     settings = await get_settings(ctx)
@@ -150,6 +143,10 @@ async def scrape(ctx: HubContext, accept: str | None) -> tuple[bytes, str]:
     rows = await ctx.db.read(
         lambda conn: _read_servers(conn, settings.stale_threshold_minutes, now)
     )
+    encoder, content_type = choose_encoder(accept or "")
+    cache: SeriesCache = ctx.extras.setdefault(CACHE_KEY, SeriesCache())
+    stale = cache.stale(encoder, {r.server_id: r.key for r in rows if r.online})
+    latest = await ctx.db.read(lambda conn: _read_latest(conn, stale))
     broker = broker_of(ctx)
     hub = {
         "database": ctx.db.dialect,
@@ -157,4 +154,10 @@ async def scrape(ctx: HubContext, accept: str | None) -> tuple[bytes, str]:
         "stream_clients": len(broker.clients),
         "stream_messages": broker.messages_queued,
     }
-    return await asyncio.to_thread(lambda: encode(fleet_families(rows, hub), accept))
+
+    def build() -> bytes:
+        with cache.lock:
+            body = render(rows, latest, cache, encoder, hub)
+        return gzip.compress(body, compresslevel=1) if gzip_ok else body
+
+    return await asyncio.to_thread(build), content_type
