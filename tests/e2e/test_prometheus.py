@@ -4,8 +4,10 @@ snapshots, labelled by server, hostname and group; OpenMetrics on request; token
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from hubtest import RunningHub, admin_token, bearer, free_port, start_hub
 
 pytestmark = pytest.mark.e2e
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
+FLEETWATCH = [sys.executable, "-m", "fleetwatch.cli.main"]
 
 
 class Scraped:
@@ -139,6 +142,7 @@ def test_a_real_prometheus_scrapes_the_hub(scraped: Scraped, tmp_path: Path) -> 
         assert float(result[0]["value"][1]) == pytest.approx(0.42)
         up = httpx.get(query, params={"query": 'up{job="fleetwatch"}'}).json()["data"]["result"]
         assert up and up[0]["value"][1] == "1"
+        _the_grafana_dashboard_works_on(query)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -160,3 +164,23 @@ def test_a_new_snapshot_shows_in_the_next_scrape(scraped: Scraped) -> None:
         assert mine == [pytest.approx(cpu / 100)]
     openmetrics = scraped.get(Accept="application/openmetrics-text; version=1.0.0").text
     assert openmetrics.count("# EOF") == 1 and 'hostname="new-01"' in openmetrics
+
+
+def _the_grafana_dashboard_works_on(query: str) -> None:
+    """`fleetwatch grafana dashboard`: importable JSON whose every panel query runs in this
+    Prometheus and finds series (template variables at "All")."""
+    out = subprocess.run([*FLEETWATCH, "grafana", "dashboard"], capture_output=True, text=True,
+                         check=True, timeout=60)  # fmt: skip
+    board = json.loads(out.stdout)
+    assert board["uid"] and board["schemaVersion"] >= 36 and board["__inputs"]
+    kinds = {panel["type"] for panel in board["panels"]}
+    assert {"stat", "piechart", "table", "timeseries"} <= kinds
+    ids = [panel["id"] for panel in board["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$group", ".*").replace("$server", ".*")
+            answer = httpx.get(query, params={"query": expr}).json()
+            assert answer["status"] == "success", (panel["title"], answer)
+            if "rate(" not in expr and "== 0" not in expr:  # rates need two scrapes
+                assert answer["data"]["result"], (panel["title"], expr)

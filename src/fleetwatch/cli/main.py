@@ -15,7 +15,10 @@ from fleetwatch import __version__
 from fleetwatch.errors import ConfigError, FleetwatchError
 
 #: Command-group modules under fleetwatch.cli, in help order.
-GROUPS = ("agent", "top", "hub", "up", "demo", "export", "cleanup", "watch", "user", "protocol")
+GROUPS = (
+    "agent", "top", "hub", "up", "demo", "export", "cleanup", "watch", "user", "protocol",
+    "grafana",
+)  # fmt: skip
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
