@@ -184,3 +184,19 @@ def _the_grafana_dashboard_works_on(query: str) -> None:
             assert answer["status"] == "success", (panel["title"], answer)
             if "rate(" not in expr and "== 0" not in expr:  # rates need two scrapes
                 assert answer["data"]["result"], (panel["title"], expr)
+
+
+def test_grafana_summary_is_seed_000s_json(scraped: Scraped) -> None:
+    url = f"{scraped.hub.base_url}/api/grafana/summary"
+    assert httpx.get(url).status_code == 401
+    body = httpx.get(url, headers=scraped.auth).json()
+    assert set(body) == {"generated_at", "system", "servers", "application"}
+    assert body["system"]["memory_rss_bytes"] > 10e6 and body["system"]["hub_version"]
+    web = next(s for s in body["servers"] if s["hostname"] == "web-01")
+    assert web["status"] == "online" and web["group"] == "web"
+    assert web["cpu_percent"] == pytest.approx(42.0)
+    idle = next(s for s in body["servers"] if s["hostname"] == "idle-01")
+    assert idle["status"] == "offline" and idle["cpu_percent"] is None
+    app = body["application"]
+    assert app["total_servers"] == len(body["servers"]) >= 3
+    assert app["online_servers"] + app["offline_servers"] == app["total_servers"]

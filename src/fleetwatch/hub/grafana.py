@@ -1,15 +1,22 @@
-"""A Grafana dashboard for the hub's `/metrics` (H11, seed 000's pre-built dashboard).
+"""Grafana for the hub (H11, seed 000's Grafana integration).
 
-`dashboard()` is an importable dashboard JSON (schema version 39) for a Prometheus data source
-chosen at import (`${DS_PROMETHEUS}`): fleet health and servers up as stats, a status pie,
-CPU, memory, disk and network time series per server, filtered by the `group` and `server`
-template variables, and a table of the servers that are down. Every expression uses only
-series `/metrics` exposes (a test scrapes a hub with a real Prometheus and runs each one).
+`summary(overview)` is seed 000's "Grafana JSON metrics" (`GET /api/grafana/summary`), for a
+JSON data source: `system` (the hub), `servers` (each one's latest numbers), `application`
+(fleet counts). `dashboard()` is an importable dashboard JSON (schema version 39) for a
+Prometheus data source chosen at import (`${DS_PROMETHEUS}`): fleet health and servers up as
+stats, a status pie, CPU, memory, disk and network time series per server, filtered by the
+`group` and `server` template variables, and a table of the servers that are down. Every
+expression uses only series `/metrics` exposes (a test runs each one in a real Prometheus).
 """
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import UTC, datetime
 from typing import Any
+
+from fleetwatch import __version__
 
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 SEL = 'group=~"$group", hostname=~"$server"'
@@ -101,3 +108,36 @@ def expressions(board: dict[str, Any]) -> list[str]:
     out = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
     out += [v["query"]["query"] for v in board["templating"]["list"]]
     return out
+
+
+def summary(overview: dict[str, Any], stream_clients: int, started_at: float) -> dict[str, Any]:
+    """Seed 000's three sections from `services.dashboard.overview`'s answer."""
+    import psutil
+
+    me = psutil.Process(os.getpid())
+    with me.oneshot():
+        system = {"hub_version": __version__,
+                  "uptime_seconds": round(time.time() - started_at, 1),
+                  "cpu_percent": me.cpu_percent(interval=None),
+                  "memory_rss_bytes": me.memory_info().rss,
+                  "threads": me.num_threads()}  # fmt: skip
+    servers = []
+    for item in overview["servers"]:
+        m = item.get("metrics") or {}
+        servers.append({
+            "server_id": item["id"], "hostname": item["hostname"], "name": item["name"],
+            "group": item["group_name"], "status": item["status"],
+            "cpu_percent": m.get("cpu_percent"), "memory_percent": m.get("memory_percent"),
+            "disk_percent": m.get("disk_percent_max"), "load_1": m.get("load_1"),
+            "uptime_seconds": m.get("uptime_seconds"), "active_alerts": item["alert_count"],
+        })  # fmt: skip
+    counts = overview["summary"]
+    application = {key: counts[key] for key in ("total_servers", "online_servers",
+                   "offline_servers", "active_alerts", "critical_alerts", "groups")}  # fmt: skip
+    application["stream_clients"] = stream_clients
+    return {
+        "generated_at": datetime.fromtimestamp(overview["generated_at"], UTC).isoformat(),
+        "system": system,
+        "servers": servers,
+        "application": application,
+    }

@@ -1,16 +1,18 @@
-"""Router: `GET /metrics` (H11), Prometheus text or OpenMetrics (by `Accept`), for any user's
-API token (`Authorization: Bearer fwu_...`, viewer role or above) or dashboard session."""
+"""Router: `GET /metrics` (H11), Prometheus text or OpenMetrics (by `Accept`), and
+`GET /api/grafana/summary` (seed 000's Grafana JSON), for any user's API token
+(`Authorization: Bearer fwu_...`, viewer role or above) or dashboard session."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from fleetwatch.hub import grafana
 from fleetwatch.hub.api.auth_dashboard import Principal, require_role
 from fleetwatch.hub.context import HubContext, ctx_dependency
-from fleetwatch.hub.services import prometheus
+from fleetwatch.hub.services import dashboard, prometheus
 
 router = APIRouter(tags=["prometheus"])
 Ctx = Annotated[HubContext, Depends(ctx_dependency)]
@@ -28,3 +30,14 @@ async def get_metrics(ctx: Ctx, _who: Viewer, request: Request) -> Response:
     body, content_type = await prometheus.scrape(ctx, request.headers.get("accept"), gzip_ok)
     headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gzip_ok else None
     return Response(body, media_type=content_type, headers=headers)
+
+
+@router.get(
+    "/api/grafana/summary",
+    summary="Seed 000's Grafana JSON: the hub (system), each server's latest numbers, counts",
+)
+async def get_grafana_summary(ctx: Ctx, _who: Viewer) -> dict[str, Any]:
+    from fleetwatch.hub.stream.broker import broker_of
+
+    overview = await dashboard.overview(ctx)
+    return grafana.summary(overview, len(broker_of(ctx).clients), ctx.started_at)
