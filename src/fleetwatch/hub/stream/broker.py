@@ -142,9 +142,13 @@ class StreamBroker:
                     await self.handle(events)
                 except Exception:  # the stream must outlive any one bad event
                     log.exception("stream: could not fan out a batch of events")
-            within_budget = self._flush()
+            try:
+                within_budget = self._flush()
+                self._check_slow()
+            except Exception:  # as above: one broken client must not stop the stream
+                log.exception("stream: could not flush the clients")
+                within_budget = False
             waiting = any(client.pending for client in self.clients.values())
-            self._check_slow()
             if not within_budget:
                 await asyncio.sleep(PUMP_SECONDS)  # the loop is ingest's first
 
