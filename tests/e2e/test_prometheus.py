@@ -89,6 +89,8 @@ def test_the_fleet_and_the_hub_in_prometheus_text(scraped: Scraped) -> None:
     servers = {labels["status"]: value for labels, value in got["fleetwatch_hub_servers"]}
     assert servers == {"online": 2.0, "offline": 1.0}
     assert got["fleetwatch_hub_process_resident_memory_bytes"][0][1] > 10e6
+    assert got["fleetwatch_hub_writer_writes_total"][0][1] >= 2  # at least the two snapshots
+    assert got["fleetwatch_hub_writer_queue"][0][1] >= 0
     assert "fleetwatch_top_process_cpu_ratio" not in got  # no per-pid series fleet-wide
 
 

@@ -99,6 +99,14 @@ def hub_families(rows: list[ServerRow], hub: Mapping[str, Any]) -> list[Metric]:
              hub["stream_clients"])  # fmt: skip
     sink.add("fleetwatch_hub_stream_messages_total", "counter",
              "Messages offered to /ws clients.", hub["stream_messages"])  # fmt: skip
+    sink.add("fleetwatch_hub_writer_commits_total", "counter",
+             "Transactions the writer committed (each holds many writes).",
+             hub["writer_commits"])  # fmt: skip
+    sink.add("fleetwatch_hub_writer_writes_total", "counter",
+             "Writes (snapshot requests, live samples, pings, ...) committed.",
+             hub["writer_writes"])  # fmt: skip
+    sink.add("fleetwatch_hub_writer_queue", "gauge", "Writes waiting for the writer.",
+             hub["writer_queue"])  # fmt: skip
     return [up, *sink.families.values()]
 
 
@@ -153,6 +161,9 @@ async def scrape(ctx: HubContext, accept: str | None, gzip_ok: bool) -> tuple[by
         "uptime_seconds": now - ctx.started_at,
         "stream_clients": len(broker.clients),
         "stream_messages": broker.messages_queued,
+        "writer_commits": ctx.db.batches_committed,
+        "writer_writes": ctx.db.jobs_committed,
+        "writer_queue": ctx.db.queued(),
     }
 
     def build() -> bytes:

@@ -97,6 +97,10 @@ class Database:
         # `codec.unpack` finds this database's compression references through it
         self._references = references.source_for(self.engine)
 
+    def queued(self) -> int:
+        """Writes waiting for the writer thread (approximate, for `/metrics`)."""
+        return self._queue.qsize()
+
     def start(self) -> None:
         codec.register_source(self._references)
         if self._thread is None:
