@@ -202,3 +202,56 @@ def test_grafana_summary_is_seed_000s_json(scraped: Scraped) -> None:
     app = body["application"]
     assert app["total_servers"] == len(body["servers"]) >= 3
     assert app["online_servers"] + app["offline_servers"] == app["total_servers"]
+
+
+def _value(got: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
+    return sum(v for have, v in got.get(name, []) if labels.items() <= have.items())
+
+
+def test_ingest_counts_add_up_across_the_workers(scraped: Scraped) -> None:
+    """Accepted and refused agent requests, and write latency, as counted by the ingest
+    workers (which send their counts to the hub process) and the alert engine."""
+    names = {
+        "payloads": ("fleetwatch_hub_ingest_payloads_total", {"kind": "snapshot"}),
+        "samples": ("fleetwatch_hub_ingest_samples_total", {"kind": "snapshot"}),
+        "invalid": ("fleetwatch_hub_ingest_rejected_total", {"reason": "invalid"}),
+        "unauthorized": ("fleetwatch_hub_ingest_rejected_total", {"reason": "unauthorized"}),
+        "writes": ("fleetwatch_hub_ingest_write_seconds_count", {"kind": "snapshot"}),
+        "evaluated": ("fleetwatch_hub_alert_evaluations_total", {}),
+    }
+
+    def figures() -> dict[str, float]:
+        got = _samples(scraped.get().text)
+        return {key: _value(got, name, **labels) for key, (name, labels) in names.items()}
+
+    before = figures()
+    while True:  # what earlier tests sent may still be on its way from a worker
+        time.sleep(1.5)
+        now = figures()
+        if now == before:
+            break
+        before = now
+    base = scraped.hub.base_url
+    reg = httpx.post(f"{base}/api/register", json={"hostname": "count-01"}).json()
+    auth = bearer(reg["server_id"], reg["api_key"])
+    batch = {"snapshots": [make_snapshot(snapshot_id=uuid.uuid4().hex,
+                                         collected_at=datetime.now(UTC).isoformat())
+                           for _ in range(3)]}  # fmt: skip
+    assert httpx.post(f"{base}/api/metrics", json=batch, headers=auth).status_code == 200
+    assert httpx.post(f"{base}/api/metrics", json={"metrics": 1}, headers=auth).status_code == 422
+    wrong = bearer(reg["server_id"], "fwk_wrong")
+    assert httpx.post(f"{base}/api/metrics", json=batch, headers=wrong).status_code == 401
+    want = {"payloads": 1, "samples": 3, "invalid": 1, "unauthorized": 1, "writes": 1}
+    deadline, grown = time.monotonic() + 10, {}
+    while time.monotonic() < deadline:
+        after = figures()
+        grown = {key: after[key] - before[key] for key in want}
+        if grown == want and after["evaluated"] >= before["evaluated"] + 3:
+            break
+        time.sleep(0.3)
+    assert grown == want
+    text = scraped.get().text
+    assert 'fleetwatch_hub_ingest_write_seconds_bucket{kind="snapshot",le="+Inf"}' in text
+    channels = _samples(text)["fleetwatch_hub_notifications_total"]
+    outcomes = {labels["outcome"] for labels, _ in channels if labels["type"] == "inapp"}
+    assert outcomes == {"sent", "failed", "dropped", "filtered"}

@@ -135,7 +135,9 @@ def create_app(
                 )
             if ingest_pool is not None:
                 runtime = ctx.extras[alert_service.RUNTIME_KEY]
-                ingest_pool.attach(runtime.engine.relay_filter, StoreServer(db, runtime.bus))
+                ingest_pool.attach(
+                    runtime.engine.relay_filter, StoreServer(db, runtime.bus, ctx.telemetry)
+                )
                 if not await ingest_pool.wait_ready(WORKERS_READY_SECONDS):
                     log.warning("ingest workers not ready after %.0f s", WORKERS_READY_SECONDS)
             role = "ingest worker" if ingest_worker else "hub"

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from fleetwatch.hub.settings import HubSettings
 from fleetwatch.hub.store.database import Database
+from fleetwatch.hub.telemetry import Telemetry
 
 
 @dataclass
@@ -19,6 +20,8 @@ class HubContext:
     started_at: float = field(default_factory=time.time)
     #: services attach their long-lived state here by name (rate limiters, caches, ...)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: ingest counters and write latency (summed across worker processes in the hub's)
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
 
 def get_ctx(request: Request) -> HubContext:

@@ -10,7 +10,8 @@ writes of every worker into one batch and commits it, then answers. The worker a
 agent only after that answer, so "answered only after commit" holds across processes. Measured
 against per-worker writers (docs/architecture.md): the same throughput, p99 ~9 ms lower.
 
-Messages: `STORE` + pickle of `[(request_id, kind, item, readings), ...]` (worker -> hub) and
+Messages: `COUNTS` + pickle of a `telemetry.Delta` (worker -> hub, every second), `STORE` +
+pickle of `[(request_id, kind, item, readings), ...]` (worker -> hub) and
 `REPLY` + pickle of `[(request_id, ok, result or exception), ...]` (hub -> worker); `kind` names
 one of `ingest.commit.STORE_FUNCTIONS`; `readings` (snapshots only) are the alert readings of
 each snapshot, which the hub publishes once they are committed (`relay.py`). Pickle is safe
@@ -44,6 +45,8 @@ log = logging.getLogger("fleetwatch.hub.dispatch")
 
 STORE = b"S"
 REPLY = b"R"
+#: worker -> hub, about once a second: pickle of what its `Telemetry` counted since (`telemetry.py`)
+COUNTS = b"C"
 #: the largest message either side sends (below the channel's socket buffer)
 MAX_FORWARD = 128 * 1024
 #: how soon a message the channel could not take is sent again

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fleetwatch.hub.alerts.relayfilter import RelayFilter
-from fleetwatch.hub.dispatch.forward import STORE
+from fleetwatch.hub.dispatch.forward import COUNTS, STORE
 from fleetwatch.hub.dispatch.store_server import StoreServer
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
@@ -168,6 +168,8 @@ class IngestPool:
                 worker.ready = True
             elif message.startswith(STORE) and self._store is not None:
                 self._store.handle(message, functools.partial(self._answer, worker))
+            elif message.startswith(COUNTS) and self._store is not None:
+                self._store.counts(message)
 
     async def drain(self, timeout: float) -> bool:
         """Stop the workers while this process still commits their writes: each is told to

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fleetwatch.hub.dispatch.forward import (
+    COUNTS,
     MAX_FORWARD,
     REPLY,
     STORE,
@@ -34,6 +35,7 @@ from fleetwatch.hub.events import EventBus
 from fleetwatch.hub.ingest.commit import STORE_FUNCTIONS, SnapshotWrite, StoreResult
 from fleetwatch.hub.ingest.service import publish_live
 from fleetwatch.hub.store.database import BatchFn, Database
+from fleetwatch.hub.telemetry import Delta, Telemetry
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
 
@@ -61,12 +63,24 @@ MANY: dict[str, BatchFn] = {kind: _many(fn) for kind, fn in STORE_FUNCTIONS.item
 class StoreServer:
     """Hub side: commit the writes a worker sends with this process's writer, then answer."""
 
-    def __init__(self, db: Database, bus: EventBus) -> None:
+    def __init__(self, db: Database, bus: EventBus, telemetry: Telemetry | None = None) -> None:
         self._db = db
         self.bus = bus
+        self.telemetry = telemetry or Telemetry()
         self.served = 0
         self.pending = 0  # requests taken and not answered yet
         self.retried = 0  # requests sent again alone after their job failed
+
+    def counts(self, message: bytes) -> None:
+        """A worker's `COUNTS`: add what it counted to this process's figures."""
+        try:
+            delta = pickle.loads(message[len(COUNTS) :])
+        except Exception:
+            delta = None
+        if isinstance(delta, Delta):
+            self.telemetry.merge(delta)
+        else:
+            log.warning("forward: an unreadable counts message of %d bytes", len(message))
 
     def handle(self, message: bytes, reply: Callable[[bytes], None]) -> None:
         try:

@@ -22,12 +22,15 @@ import uvicorn
 from fastapi import FastAPI
 
 from fleetwatch.hub.alerts.relayfilter import WANTED
-from fleetwatch.hub.dispatch.forward import REPLY, Forwarder
+from fleetwatch.hub.dispatch.forward import COUNTS, REPLY, Forwarder, dump
 from fleetwatch.hub.dispatch.pool import MAX_MESSAGE, READY, STOP
 from fleetwatch.hub.dispatch.relay import Wanted
 from fleetwatch.hub.ingest.writer import WRITER_KEY
 
 log = logging.getLogger("fleetwatch.hub.dispatch")
+
+#: how often a worker sends the hub what its `Telemetry` counted
+COUNTS_SECONDS = 1.0
 
 
 class _Primed(asyncio.Protocol):
@@ -55,6 +58,7 @@ class WorkerServer(uvicorn.Server):
         self._receiving = False
         self._wanted = Wanted()
         self._forwarder: Forwarder | None = None
+        self._counting: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
@@ -74,6 +78,7 @@ class WorkerServer(uvicorn.Server):
         self._forwarder = Forwarder(self._channel, ctx.db, self._wanted)
         ctx.extras[WRITER_KEY] = self._forwarder
         self._channel.send(READY)
+        self._counting = loop.create_task(self._send_counts())
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Ctrl-C reaches the whole process group: the hub decides when its workers stop (it
@@ -84,7 +89,28 @@ class WorkerServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets)  # requests in progress finish (the hub answers them)
+        if self._counting is not None:
+            self._counting.cancel()
+        self._flush_counts()
         self._close_channel()
+
+    async def _send_counts(self) -> None:
+        while True:
+            await asyncio.sleep(COUNTS_SECONDS)
+            self._flush_counts()
+
+    def _flush_counts(self) -> None:
+        """Send the hub what was counted (kept for the next try if the channel is full)."""
+        telemetry = self._app.state.ctx.telemetry
+        delta = telemetry.take()
+        if not delta or self._channel.fileno() < 0:
+            return
+        try:
+            self._channel.send(COUNTS + dump(delta))
+        except BlockingIOError:
+            telemetry.merge(delta)
+        except OSError as exc:
+            log.debug("ingest worker: counts not sent (%s)", exc)
 
     def _stop_receiving(self) -> None:
         """Take no more connections (the channel stays open for the hub's answers)."""

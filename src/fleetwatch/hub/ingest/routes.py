@@ -33,6 +33,7 @@ from fleetwatch.hub.ingest import service as ingest
 from fleetwatch.hub.ingest.decode import LiveView, decode_live, decode_snapshots
 from fleetwatch.hub.ingest.timewindow import BadTimestamp
 from fleetwatch.hub.services import live_demand
+from fleetwatch.hub.telemetry import Telemetry
 from fleetwatch.protocol.models import LiveSample, Registration, Snapshot, SnapshotBatch
 
 router = APIRouter(tags=["ingest"])
@@ -81,14 +82,28 @@ def parse_live(raw: bytes) -> LiveView:
         raise validation_error(exc) from None
 
 
-async def _guarded(
+async def _guarded(ctx: HubContext, request: Caller, live: bool, body: BodyReader) -> JSONResponse:
+    """Authenticate, read, validate and store one agent request; every refusal is counted
+    by its error code (`fleetwatch_hub_ingest_rejected_total`)."""
+    try:
+        server_id = await authenticate(ctx, request)
+        return await _store(ctx, request, server_id, live, body)
+    except ApiError as exc:
+        ctx.telemetry.count("rejected", exc.code)
+        raise
+
+
+async def _store(
     ctx: HubContext, request: Caller, server_id: str, live: bool, body: BodyReader
 ) -> JSONResponse:
+    telemetry = ctx.telemetry
     try:
         raw = await body()
+        started = time.perf_counter()
         if live:
             sample = parse_live(raw)
             watch_until = await ingest.ingest_live(ctx, server_id, sample)
+            _counted(telemetry, "live", 1, started)
             return JSONResponse(live_demand.answer({"status": "ok"}, watch_until))
         snapshots, batch = parse_snapshots(raw)
         result = await ingest.ingest_snapshots(ctx, server_id, snapshots, batch)
@@ -101,8 +116,15 @@ async def _guarded(
         if exc.status < 500:
             charge_failure(ctx, request)
         raise
+    _counted(telemetry, "snapshot", len(snapshots), started)
     answer = {"status": "ok", "stored": result.stored, "duplicates": result.duplicates}
     return JSONResponse(live_demand.answer(answer, result.watch_until))
+
+
+def _counted(telemetry: Telemetry, kind: str, samples: int, started: float) -> None:
+    telemetry.count("payloads", kind)
+    telemetry.count("samples", kind, samples)
+    telemetry.observe_write(kind, time.perf_counter() - started)
 
 
 @router.post(
@@ -112,8 +134,7 @@ async def _guarded(
 )
 async def post_metrics(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
-    server_id = await authenticate(ctx, request)
-    return await _guarded(ctx, request, server_id, False, _streamed(ctx, request))
+    return await _guarded(ctx, request, False, _streamed(ctx, request))
 
 
 @router.post(
@@ -123,8 +144,7 @@ async def post_metrics(request: Request) -> JSONResponse:
 )
 async def post_live(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
-    server_id = await authenticate(ctx, request)
-    return await _guarded(ctx, request, server_id, True, _streamed(ctx, request))
+    return await _guarded(ctx, request, True, _streamed(ctx, request))
 
 
 async def answer_write(ctx: HubContext, caller: Caller, body: bytes, live: bool) -> JSONResponse:
@@ -136,8 +156,7 @@ async def answer_write(ctx: HubContext, caller: Caller, body: bytes, live: bool)
         return decode_body(body, caller.headers, ctx.settings.max_body_bytes)
 
     try:
-        server_id = await authenticate(ctx, caller)
-        return await _guarded(ctx, caller, server_id, live, decoded)
+        return await _guarded(ctx, caller, live, decoded)
     except ApiError as exc:
         return error_response(exc)
 

@@ -110,6 +110,28 @@ def hub_families(rows: list[ServerRow], hub: Mapping[str, Any]) -> list[Metric]:
     return [up, *sink.families.values()]
 
 
+def alert_families(ctx: HubContext) -> list[Metric]:
+    """Alert evaluations and notifications per channel (this hub's engine and notifier)."""
+    from fleetwatch.hub.services.alerts import RUNTIME_KEY
+
+    runtime = ctx.extras.get(RUNTIME_KEY)
+    if runtime is None:
+        return []
+    evaluated = Metric("fleetwatch_hub_alert_evaluations", "Snapshots the alert engine "
+                       "evaluated against the rules.", "counter")  # fmt: skip
+    evaluated.add_sample(evaluated.name + "_total", {}, runtime.engine.snapshots_evaluated)
+    sent = Metric("fleetwatch_hub_notifications", "Notifications per channel: sent, failed "
+                  "attempts, dropped after the last retry, filtered out.", "counter")  # fmt: skip
+    for worker in sorted(runtime.notifier.workers.values(), key=lambda w: w.channel_id):
+        stats = worker.stats
+        outcomes = {"sent": stats.handled_total, "failed": stats.errors_total,
+                    "dropped": stats.dropped_total, "filtered": stats.filtered_total}  # fmt: skip
+        for outcome, value in outcomes.items():
+            labels = {"channel": worker.name, "type": worker.kind, "outcome": outcome}
+            sent.add_sample(sent.name + "_total", labels, value)
+    return [evaluated, sent]
+
+
 def _process(encoder: Encoder) -> bytes:
     from prometheus_client import CollectorRegistry
 
@@ -126,15 +148,17 @@ def render(
     cache: SeriesCache,
     encoder: Encoder,
     hub: Mapping[str, Any],
+    extra: list[Metric] | None = None,
 ) -> bytes:
-    """The whole scrape (CPU work: run it off the event loop)."""
+    """The whole scrape (CPU work: run it off the event loop); `extra`: more hub families."""
     online = {r.server_id: r.key for r in rows if r.online}
     by_id = {r.server_id: r for r in rows}
     for server_id in cache.stale(encoder, online):
         row = by_id[server_id]
         families = server_families(server_id, row.hostname, row.group, latest.get(server_id))
         cache.put(encoder, server_id, row.key, families)
-    parts = [encode(hub_families(rows, hub), encoder), cache.text(encoder, online),
+    parts = [encode([*hub_families(rows, hub), *(extra or [])], encoder),
+             cache.text(encoder, online),
              _process(encoder)]  # fmt: skip
     body = b"".join(part.removesuffix(EOF_LINE) for part in parts)
     return body + EOF_LINE if parts[0].endswith(EOF_LINE) else body
@@ -166,9 +190,11 @@ async def scrape(ctx: HubContext, accept: str | None, gzip_ok: bool) -> tuple[by
         "writer_queue": ctx.db.queued(),
     }
 
+    extra = [*ctx.telemetry.families(), *alert_families(ctx)]
+
     def build() -> bytes:
         with cache.lock:
-            body = render(rows, latest, cache, encoder, hub)
+            body = render(rows, latest, cache, encoder, hub, extra)
         return gzip.compress(body, compresslevel=1) if gzip_ok else body
 
     return await asyncio.to_thread(build), content_type
