@@ -42,6 +42,4 @@ def test_worker_counts_merge_into_the_hub_and_reset_at_the_worker() -> None:
     assert samples[(bucket, (("kind", "snapshot"), ("le", "0.005")))] == 1
     assert samples[(bucket, (("kind", "snapshot"), ("le", "0.25")))] == 2
     assert samples[(bucket, (("kind", "snapshot"), ("le", "+Inf")))] == 2
-    assert samples[("fleetwatch_hub_ingest_write_seconds_sum", (("kind", "snapshot"),))] == (
-        0.203
-    )
+    assert samples[("fleetwatch_hub_ingest_write_seconds_sum", (("kind", "snapshot"),))] == (0.203)
