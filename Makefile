@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench-agent bench-hub bench-ui bench venv clean
+.PHONY: run test test-tools lint bench-agent bench-hub bench-ui bench venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,18 @@ run: $(STAMP)
 	$(BIN)/fleetwatch up --data-dir ./data
 
 ## make test: lint, type-check, then every test (PostgreSQL ones need FLEETWATCH_TEST_POSTGRES_URL)
-test: $(STAMP) lint
+test: $(STAMP) lint test-tools
 	$(BIN)/python -m pytest
+
+## the Debian tools the e2e tests drive (installed when missing and apt-get is there)
+TEST_TOOLS = chromium:chromium promtool:prometheus snmpwalk:snmp victoria-metrics:victoria-metrics
+test-tools:
+	@for pair in $(TEST_TOOLS); do \
+		cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+		command -v $$cmd >/dev/null 2>&1 || test -x /usr/bin/$$cmd || ! command -v apt-get >/dev/null \
+			|| DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$pkg >/dev/null \
+			|| echo "could not install $$pkg: its tests will be skipped"; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
@@ -46,6 +56,8 @@ bench-hub: $(STAMP)
 	$(BIN)/python bench/stream.py $(STREAM_BENCH_ARGS)
 	test -x /usr/bin/prometheus-node-exporter || apt-get install -y --no-install-recommends prometheus-node-exporter
 	$(BIN)/python bench/prometheus.py
+	test -x /usr/sbin/snmpd || apt-get install -y --no-install-recommends snmpd
+	$(BIN)/python bench/snmp.py
 
 ## make bench-ui: the dashboard with 1,000 servers in Debian chromium: first render, bytes,
 ## RSS per open dashboard, hub CPU with 10 dashboards (UI_BENCH_ARGS="--servers 200 --seconds 5

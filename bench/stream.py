@@ -57,12 +57,13 @@ def free_port() -> int:
         return port
 
 
-def start_hub(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_hub(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`fleetwatch hub` on a free port (`extra`: more arguments): (process, URL, admin token)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETWATCH_")}
     env["FLEETWATCH_RATE_LIMIT_PER_MINUTE"] = "0"
     cmd = [sys.executable, "-m", "fleetwatch.cli.main", "hub", "--port", str(port),
-           "--data-dir", str(data_dir)]  # fmt: skip
+           "--data-dir", str(data_dir), *extra]  # fmt: skip
     with (data_dir / "hub.log").open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"

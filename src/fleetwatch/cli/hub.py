@@ -41,6 +41,12 @@ def register(sub: Any) -> None:
         default=None,
         help="processes serving agents' connections (default -1: one per core, at most 2)",
     )
+    parser.add_argument(
+        "--snmp-port", type=int, default=None, help="UDP port of the SNMP v2c responder (off)"
+    )
+    parser.add_argument(
+        "--snmp-community", default=None, help="SNMP community to answer (default public)"
+    )
     _add_common(parser, suppress=False)
     parser.set_defaults(func=_run)
     hub_sub = parser.add_subparsers(dest="hub_command", metavar="SUBCOMMAND")
@@ -58,7 +64,8 @@ def register(sub: Any) -> None:
 def _settings(args: argparse.Namespace) -> HubSettings:
     from fleetwatch.hub.settings import load_settings
 
-    names = ("host", "port", "workers", "ingest_workers", "data_dir", "database_url")
+    names = ("host", "port", "workers", "ingest_workers", "data_dir", "database_url",
+             "snmp_port", "snmp_community")  # fmt: skip
     overrides = {name: getattr(args, name, None) for name in names}
     return load_settings(overrides, config_file=getattr(args, "config", None))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,7 +18,7 @@ from fleetwatch.errors import ConfigError, FleetwatchError
 #: Command-group modules under fleetwatch.cli, in help order.
 GROUPS = (
     "agent", "top", "hub", "up", "demo", "export", "cleanup", "watch", "user", "protocol",
-    "grafana",
+    "grafana", "snmp",
 )  # fmt: skip
 
 
@@ -68,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `fleetwatch grafana dashboard | head`: the reader is gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141
 
 
 if __name__ == "__main__":

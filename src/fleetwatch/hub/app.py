@@ -43,6 +43,7 @@ from fleetwatch.hub.services import export_schedule, keys, retention
 from fleetwatch.hub.services import users as user_accounts
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
+from fleetwatch.hub.snmp import start_snmp, stop_snmp
 from fleetwatch.hub.store.database import Database
 from fleetwatch.hub.store.migrate import upgrade
 from fleetwatch.hub.stream import endpoint as stream_endpoint
@@ -124,6 +125,8 @@ def create_app(
                 print(user_accounts.first_admin_banner(password, url), file=sys.stderr, flush=True)
             await alert_service.start_alerts(ctx)
             bridge = None if ingest_worker else await start_bridge(ctx)
+            if not ingest_worker:
+                await start_snmp(ctx)
             # The first try happens before serving, so a lone hub evaluates its first snapshot.
             leading = False if ingest_worker else await asyncio.to_thread(lock.try_acquire)
             if leading:
@@ -155,6 +158,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await election  # stops the singleton jobs, then releases the lock
             await singletons.stop()
+            stop_snmp(ctx)
             if bridge is not None:
                 await bridge.stop()
             lock.release()

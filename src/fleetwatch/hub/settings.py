@@ -58,10 +58,16 @@ class HubSettings:
     stream_slow_seconds: float = 5.0
     #: stream clients connected at once (more are refused with close code 1013)
     stream_max_clients: int = 5_000
+    #: UDP port of the SNMP v2c responder (H12) on `host`; 0 = off
+    snmp_port: int = 0
+    #: the community SNMP managers must send (others get no answer)
+    snmp_community: str = "public"
 
     def __post_init__(self) -> None:
         checks = (
             ("port", 0 <= self.port <= 65535, "must be 0-65535"),
+            ("snmp_port", 0 <= self.snmp_port <= 65535, "must be 0 (off) or 1-65535"),
+            ("snmp_community", 0 < len(self.snmp_community) <= 255, "must be 1-255 characters"),
             ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must be >= 0"),
             ("max_body_bytes", self.max_body_bytes >= 1024, "must be >= 1024"),
             ("writer_max_delay_ms", 0 <= self.writer_max_delay_ms <= 1000, "must be 0-1000"),

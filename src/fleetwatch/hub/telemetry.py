@@ -20,12 +20,19 @@ from prometheus_client.metrics_core import Metric
 #: upper bounds (seconds) of the write-latency histogram: request read -> write committed
 WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-#: counter name -> (help, label name)
+#: counter name -> (family, help, label name)
 COUNTERS = {
-    "payloads": ("Agent requests stored (a snapshot, a batch or a live sample).", "kind"),
-    "samples": ("Snapshots and live samples stored (a batch holds several).", "kind"),
-    "rejected": ("Agent requests refused, by the error code they were answered with.", "reason"),
-}
+    "payloads": ("fleetwatch_hub_ingest_payloads",
+                 "Agent requests stored (a snapshot, a batch or a live sample).", "kind"),
+    "samples": ("fleetwatch_hub_ingest_samples",
+                "Snapshots and live samples stored (a batch holds several).", "kind"),
+    "rejected": ("fleetwatch_hub_ingest_rejected",
+                 "Agent requests refused, by the error code they were answered with.", "reason"),
+    "snmp": ("fleetwatch_hub_snmp_requests", "SNMP messages received, by what became of them: "
+             "answered, bad_community, unsupported, malformed.", "outcome"),
+    "remote_write": ("fleetwatch_hub_remote_write_samples", "Samples for remote-write: sent, "
+                     "dropped (the queue was full), retried (a send failed).", "outcome"),
+}  # fmt: skip
 
 
 @dataclass
@@ -78,8 +85,8 @@ class Telemetry:
         return self._now.counts.get((name, label), 0)
 
     def families(self) -> Iterator[Metric]:
-        for name, (doc, label) in COUNTERS.items():
-            family = CounterMetricFamily(f"fleetwatch_hub_ingest_{name}", doc, labels=[label])
+        for name, (family_name, doc, label) in COUNTERS.items():
+            family = CounterMetricFamily(family_name, doc, labels=[label])
             for (counted, value), n in sorted(self._now.counts.items()):
                 if counted == name:
                     family.add_metric([value], n)
