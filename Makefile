@@ -58,6 +58,7 @@ bench-hub: $(STAMP)
 	$(BIN)/python bench/prometheus.py
 	test -x /usr/sbin/snmpd || apt-get install -y --no-install-recommends snmpd
 	$(BIN)/python bench/snmp.py
+	$(BIN)/python bench/remote_write.py
 
 ## make bench-ui: the dashboard with 1,000 servers in Debian chromium: first render, bytes,
 ## RSS per open dashboard, hub CPU with 10 dashboards (UI_BENCH_ARGS="--servers 200 --seconds 5

@@ -261,16 +261,27 @@ def sqlite_bytes(db: Path) -> tuple[int, dict[str, int]]:
     return db.stat().st_size, {name: int(size) for name, size in rows}
 
 
-def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def bench_hub(
+    fleet: Fleet,
+    args: argparse.Namespace,
+    work: Path,
+    settings: dict[str, str] | None = None,
+    settle: float = 0.0,
+) -> dict[str, Any]:
+    """The hub under load; `settings`: more `FLEETWATCH_*` variables for it; `settle`: seconds
+    it keeps running after the load (background work catching up)."""
     port = free_port()
     data = work / "hub"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETWATCH_")}
     env["FLEETWATCH_RATE_LIMIT_PER_MINUTE"] = "0"
+    env.update(settings or {})
     cmd = [sys.executable, "-m", "fleetwatch.cli.main", "hub", "--port", str(port)]
     cmd += ["--data-dir", str(data), "--workers", str(args.workers)]
     if args.ingest_workers is not None:
         cmd += ["--ingest-workers", str(args.ingest_workers)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "hub.log").open("wb") as log:  # a file: a pipe nobody reads would fill up
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/ping", proc)
         auth = []
@@ -286,6 +297,7 @@ def bench_hub(fleet: Fleet, args: argparse.Namespace, work: Path) -> dict[str, A
         result = run_load(port, requests, args.connections, args.duration)
         cpu = tree_cpu_seconds(proc.pid) - cpu_before
         stolen = stolen_seconds() - stolen_before
+        time.sleep(settle)
     finally:
         stop(proc)
     after, tables = sqlite_bytes(data / "fleetwatch.db")

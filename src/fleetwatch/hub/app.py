@@ -38,6 +38,8 @@ from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.ingest import routes as ingest
 from fleetwatch.hub.ingest.app import HubApp
+from fleetwatch.hub.remote_write import RemoteWriteConfig
+from fleetwatch.hub.remote_write.writer import REMOTE_WRITER_KEY, RemoteWriter
 from fleetwatch.hub.services import alerts as alert_service
 from fleetwatch.hub.services import export_schedule, keys, retention
 from fleetwatch.hub.services import users as user_accounts
@@ -208,6 +210,11 @@ class _Singletons:
                 asyncio.create_task(retention.run_periodic(self.ctx), name="retention"),
                 asyncio.create_task(export_schedule.run_periodic(self.ctx), name="export"),
             ]
+            remote = RemoteWriteConfig.of(self.ctx.settings)
+            if remote is not None:
+                writer = RemoteWriter(self.ctx, remote)
+                self.ctx.extras[REMOTE_WRITER_KEY] = writer
+                self.tasks.append(asyncio.create_task(writer.run(), name="remote-write"))
 
     async def stop(self) -> None:
         tasks, self.tasks = self.tasks, []

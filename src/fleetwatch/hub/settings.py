@@ -62,12 +62,50 @@ class HubSettings:
     snmp_port: int = 0
     #: the community SNMP managers must send (others get no answer)
     snmp_community: str = "public"
+    #: Prometheus remote-write endpoint for every stored sample (`hub/remote_write/`); empty = off
+    remote_write_url: str = ""
+    #: HTTP basic auth (with a username) or a bearer token for the remote-write endpoint
+    remote_write_username: str = ""
+    remote_write_password: str = ""
+    remote_write_bearer_token: str = ""
+    #: samples per remote-write request, and bytes of requests waiting while the TSDB is away
+    remote_write_batch_samples: int = 5000
+    remote_write_queue_bytes: int = 32 << 20
+    #: failed sends are retried after 0.5 s, doubling up to this
+    remote_write_max_backoff_seconds: float = 30.0
+    remote_write_timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         checks = (
             ("port", 0 <= self.port <= 65535, "must be 0-65535"),
             ("snmp_port", 0 <= self.snmp_port <= 65535, "must be 0 (off) or 1-65535"),
             ("snmp_community", 0 < len(self.snmp_community) <= 255, "must be 1-255 characters"),
+            (
+                "remote_write_url",
+                not self.remote_write_url
+                or self.remote_write_url.startswith(("http://", "https://")),
+                "must be an http:// or https:// URL",
+            ),
+            (
+                "remote_write_batch_samples",
+                11 <= self.remote_write_batch_samples <= 1_000_000,
+                "must be 11-1000000",
+            ),
+            (
+                "remote_write_queue_bytes",
+                self.remote_write_queue_bytes >= 1 << 16,
+                "must be >= 65536",
+            ),
+            (
+                "remote_write_max_backoff_seconds",
+                0.5 <= self.remote_write_max_backoff_seconds <= 3600,
+                "must be 0.5-3600",
+            ),
+            (
+                "remote_write_timeout_seconds",
+                0.1 <= self.remote_write_timeout_seconds <= 600,
+                "must be 0.1-600",
+            ),
             ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must be >= 0"),
             ("max_body_bytes", self.max_body_bytes >= 1024, "must be >= 1024"),
             ("writer_max_delay_ms", 0 <= self.writer_max_delay_ms <= 1000, "must be 0-1000"),

@@ -132,6 +132,21 @@ def alert_families(ctx: HubContext) -> list[Metric]:
     return [evaluated, sent]
 
 
+def remote_write_families(ctx: HubContext) -> list[Metric]:
+    """The remote-write queue of this hub's writer (the leader's only)."""
+    from fleetwatch.hub.remote_write.writer import REMOTE_WRITER_KEY
+
+    writer = ctx.extras.get(REMOTE_WRITER_KEY)
+    if writer is None:
+        return []
+    sink = Families()
+    sink.add("fleetwatch_hub_remote_write_queue_bytes", "gauge",
+             "Remote-write requests waiting to be sent, bytes.", writer.queue.size)  # fmt: skip
+    sink.add("fleetwatch_hub_remote_write_queue_batches", "gauge",
+             "Remote-write requests waiting to be sent.", len(writer.queue.batches))  # fmt: skip
+    return list(sink.families.values())
+
+
 def _process(encoder: Encoder) -> bytes:
     from prometheus_client import CollectorRegistry
 
@@ -190,7 +205,7 @@ async def scrape(ctx: HubContext, accept: str | None, gzip_ok: bool) -> tuple[by
         "writer_queue": ctx.db.queued(),
     }
 
-    extra = [*ctx.telemetry.families(), *alert_families(ctx)]
+    extra = [*ctx.telemetry.families(), *alert_families(ctx), *remote_write_families(ctx)]
 
     def build() -> bytes:
         with cache.lock:
