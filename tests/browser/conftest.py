@@ -19,7 +19,12 @@ from hubtest import RunningHub, start_hub
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHub, str]]:
     if not CHROMIUM.exists():
         pytest.skip("needs Debian chromium (apt-get install -y chromium)")
-    hub = start_hub(tmp_path_factory.mktemp("hub"), None, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0")
+    hub = start_hub(
+        tmp_path_factory.mktemp("hub"),
+        None,
+        FLEETWATCH_RATE_LIMIT_PER_MINUTE="0",
+        FLEETWATCH_SELFMON_INTERVAL_SECONDS="1",
+    )  # the Hub page: a sample a second
     try:
         found = re.search(r"with password (\S+)", hub.log())
         assert found, hub.log()

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 
 from fleetwatch import __version__
 from fleetwatch.hub import leader
-from fleetwatch.hub.api import agent_config, errors, export, query, session, users
+from fleetwatch.hub.api import agent_config, errors, export, hub_status, query, session, users
 from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
@@ -41,7 +41,7 @@ from fleetwatch.hub.ingest.app import HubApp
 from fleetwatch.hub.remote_write import RemoteWriteConfig
 from fleetwatch.hub.remote_write.writer import REMOTE_WRITER_KEY, RemoteWriter
 from fleetwatch.hub.services import alerts as alert_service
-from fleetwatch.hub.services import export_schedule, keys, retention
+from fleetwatch.hub.services import export_schedule, keys, retention, selfmon
 from fleetwatch.hub.services import users as user_accounts
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
@@ -119,6 +119,7 @@ def create_app(
         singletons = _Singletons(ctx)
         lock = leader.lock_for(db)
         election: asyncio.Task[None] | None = None
+        watching: asyncio.Task[None] | None = None
         bridge: PgBridge | None = None
         try:
             password = None if ingest_worker else await user_accounts.ensure_first_admin(ctx)
@@ -129,6 +130,7 @@ def create_app(
             bridge = None if ingest_worker else await start_bridge(ctx)
             if not ingest_worker:
                 await start_snmp(ctx)
+                watching = selfmon.start(ctx)
             # The first try happens before serving, so a lone hub evaluates its first snapshot.
             leading = False if ingest_worker else await asyncio.to_thread(lock.try_acquire)
             if leading:
@@ -161,6 +163,10 @@ def create_app(
                     await election  # stops the singleton jobs, then releases the lock
             await singletons.stop()
             stop_snmp(ctx)
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
             if bridge is not None:
                 await bridge.stop()
             lock.release()
@@ -181,6 +187,7 @@ def create_app(
         app.include_router(router)
     app.include_router(agent_config.router)
     app.include_router(prometheus_api.router)
+    app.include_router(hub_status.router)
     app.include_router(stream_endpoint.router)
     _publish_wire_models(app)
     if ingest_worker:

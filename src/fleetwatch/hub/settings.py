@@ -58,6 +58,8 @@ class HubSettings:
     stream_slow_seconds: float = 5.0
     #: stream clients connected at once (more are refused with close code 1013)
     stream_max_clients: int = 5_000
+    #: `GET /metrics` without a token for requests from this machine (not through a proxy)
+    metrics_open_on_loopback: bool = False
     #: UDP port of the SNMP v2c responder (H12) on `host`; 0 = off
     snmp_port: int = 0
     #: the community SNMP managers must send (others get no answer)
@@ -74,10 +76,26 @@ class HubSettings:
     #: failed sends are retried after 0.5 s, doubling up to this
     remote_write_max_backoff_seconds: float = 30.0
     remote_write_timeout_seconds: float = 10.0
+    #: self-monitoring (H15): sample the hub process this often; warn when its memory rose
+    #: steadily over this many minutes by at least this many MiB per hour
+    selfmon_interval_seconds: float = 60.0
+    selfmon_trend_minutes: float = 60.0
+    selfmon_rise_mib_per_hour: float = 10.0
 
     def __post_init__(self) -> None:
         checks = (
             ("port", 0 <= self.port <= 65535, "must be 0-65535"),
+            (
+                "selfmon_interval_seconds",
+                0.05 <= self.selfmon_interval_seconds <= 3600,
+                "must be 0.05-3600",
+            ),
+            (
+                "selfmon_trend_minutes",
+                0.01 <= self.selfmon_trend_minutes <= 1440,
+                "must be 0.01-1440",
+            ),
+            ("selfmon_rise_mib_per_hour", self.selfmon_rise_mib_per_hour > 0, "must be > 0"),
             ("snmp_port", 0 <= self.snmp_port <= 65535, "must be 0 (off) or 1-65535"),
             ("snmp_community", 0 < len(self.snmp_community) <= 255, "must be 1-255 characters"),
             (

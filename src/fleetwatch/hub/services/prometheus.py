@@ -147,6 +147,28 @@ def remote_write_families(ctx: HubContext) -> list[Metric]:
     return list(sink.families.values())
 
 
+def selfmon_families(ctx: HubContext) -> list[Metric]:
+    """The self-monitor's latest sample and memory trend (H15)."""
+    from fleetwatch.hub.services.selfmon import monitor_of
+
+    monitor = monitor_of(ctx)
+    if monitor is None or not monitor.samples:
+        return []
+    last, trend = monitor.samples[-1], monitor.trend()
+    sink = Families()
+    sink.add("fleetwatch_hub_threads", "gauge", "Threads of the hub process.", last.threads)
+    sink.add("fleetwatch_hub_tcp_connections", "gauge", "TCP connections of the hub process.",
+             last.connections)  # fmt: skip
+    sink.add("fleetwatch_hub_ingest_workers_resident_memory_bytes", "gauge",
+             "Resident memory of the ingest worker processes together.",
+             last.workers_rss_bytes)  # fmt: skip
+    sink.add("fleetwatch_hub_memory_trend_bytes_per_hour", "gauge", "Slope of the hub's RSS "
+             "over the trend window (least squares).", trend.bytes_per_hour)  # fmt: skip
+    sink.add("fleetwatch_hub_memory_rising", "gauge", "1 while the hub's memory rises "
+             "steadily (the self-monitor warns).", 1 if trend.rising else 0)  # fmt: skip
+    return list(sink.families.values())
+
+
 def _process(encoder: Encoder) -> bytes:
     from prometheus_client import CollectorRegistry
 
@@ -205,7 +227,8 @@ async def scrape(ctx: HubContext, accept: str | None, gzip_ok: bool) -> tuple[by
         "writer_queue": ctx.db.queued(),
     }
 
-    extra = [*ctx.telemetry.families(), *alert_families(ctx), *remote_write_families(ctx)]
+    extra = [*ctx.telemetry.families(), *alert_families(ctx), *remote_write_families(ctx),
+             *selfmon_families(ctx)]  # fmt: skip
 
     def build() -> bytes:
         with cache.lock:

@@ -38,7 +38,7 @@ class Principal:
     name: str
     role: str
     user_id: int | None = None
-    via: str = "session"  # session | token
+    via: str = "session"  # session | token | loopback (an open `/metrics`)
 
     def can(self, role: str) -> bool:
         return passwords.role_allows(self.role, role)

@@ -25,6 +25,7 @@ def mount_dashboard(app: FastAPI) -> None:
         access,
         admin,
         alerts,
+        hub,
         login,
         notfound,
         overview,
@@ -35,7 +36,7 @@ def mount_dashboard(app: FastAPI) -> None:
 
     access.bind(nicegui_app, app)
     notfound.install(nicegui_app)
-    for module in (login, overview, server, admin, settings, alerts, rules):
+    for module in (login, overview, server, admin, settings, alerts, rules, hub):
         module.register()
     ui.run_with(
         app,
