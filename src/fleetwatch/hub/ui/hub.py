@@ -76,9 +76,7 @@ def register() -> None:
             return to_login(request)
         await frame(who, "Hub")
         monitor = monitor_of(hub_ctx())
-        every = (
-            "a minute" if monitor is None or monitor.interval == 60 else f"{monitor.interval:g} s"
-        )
+        every = "minute" if monitor is None or monitor.interval == 60 else f"{monitor.interval:g} s"
         page_heading("Hub", f"This hub process watching itself: a sample every {every}, 24 h kept")
         if monitor is None:
             ui.label("Self-monitoring has not started in this process.").classes("fw-muted")
