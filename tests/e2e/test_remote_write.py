@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from factories import make_snapshot
-from hubtest import RunningHub, admin_token, bearer, free_port, start_hub
+from hubtest import RunningHub, admin_token, bearer, free_port, postgres_schema, start_hub
 
 VM = shutil.which("victoria-metrics")
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(VM is None, reason="Debian victoria-metrics")]
@@ -82,8 +82,9 @@ def victoria(tmp_path: Path) -> Iterator[Victoria]:
         vm.stop()
 
 
-def hub_for(tmp_path: Path, vm: Victoria, **env: str) -> RunningHub:
-    return start_hub(tmp_path / "hub", None, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0",
+def hub_for(tmp_path: Path, vm: Victoria, database_url: str | None = None, name: str = "hub",
+            **env: str) -> RunningHub:  # fmt: skip
+    return start_hub(tmp_path / name, database_url, FLEETWATCH_RATE_LIMIT_PER_MINUTE="0",
                      FLEETWATCH_REMOTE_WRITE_URL=f"{vm.base}/api/v1/write",
                      FLEETWATCH_REMOTE_WRITE_MAX_BACKOFF_SECONDS="1", **env)  # fmt: skip
 
@@ -172,3 +173,26 @@ def test_a_full_queue_drops_the_oldest_and_counts_them(tmp_path: Path, victoria:
     # sent + dropped covers every sample the hub stored, and VictoriaMetrics has the sent ones
     per_snapshot = c["sent"] / len(cpu)
     assert c["sent"] + c["dropped"] == pytest.approx(900 * per_snapshot)
+
+
+@pytest.mark.postgres
+def test_replicas_on_postgresql_send_each_sample_once(
+    tmp_path: Path, victoria: Victoria, postgres_url: str
+) -> None:
+    victoria.start()
+    with postgres_schema(postgres_url) as url:
+        a = hub_for(tmp_path, victoria, url, "a")
+        b = hub_for(tmp_path, victoria, url, "b")
+        try:
+            start = time.time() - 300
+            post(a, "pg-a", [1.0, 2.0, 3.0], start)  # each replica stores some
+            post(b, "pg-b", [4.0, 5.0], start)
+            got = victoria.wait_for(CPU, 5)
+            time.sleep(3)  # a second sender would have sent them again by now
+            got = victoria.samples(CPU)
+        finally:
+            b.stop()
+            a.stop()
+    ms = int(start * 1000)  # once each: only the elected leader sends, whoever stored them
+    assert got["pg-a"] == [(ms, 0.01), (ms + 1000, 0.02), (ms + 2000, 0.03)]
+    assert got["pg-b"] == [(ms, 0.04), (ms + 1000, 0.05)]
