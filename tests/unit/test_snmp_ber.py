@@ -14,7 +14,7 @@ from fleetwatch.hub.snmp import ber, mib_text
 from fleetwatch.hub.snmp.responder import answer
 from fleetwatch.hub.snmp.table import BASE, build
 
-HUB = {"uptime_seconds": 12.5, "cpu_percent": 3.25, "rss_bytes": 80 << 20,
+HUB = {"health_score": 87.6, "uptime_seconds": 12.5, "cpu_percent": 3.25, "rss_bytes": 80 << 20,
        "stream_clients": 2, "dashboards": 1}  # fmt: skip
 
 

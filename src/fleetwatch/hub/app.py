@@ -25,7 +25,16 @@ from fastapi import FastAPI
 
 from fleetwatch import __version__
 from fleetwatch.hub import leader
-from fleetwatch.hub.api import agent_config, errors, export, hub_status, query, session, users
+from fleetwatch.hub.api import (
+    agent_config,
+    errors,
+    export,
+    health,
+    hub_status,
+    query,
+    session,
+    users,
+)
 from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
@@ -188,6 +197,7 @@ def create_app(
     app.include_router(agent_config.router)
     app.include_router(prometheus_api.router)
     app.include_router(hub_status.router)
+    app.include_router(health.router)
     app.include_router(stream_endpoint.router)
     _publish_wire_models(app)
     if ingest_worker:

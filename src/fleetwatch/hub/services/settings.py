@@ -78,6 +78,35 @@ class ThresholdsPatch(BaseModel):
     swap_critical: Pct | None = None
 
 
+class HealthSettings(BaseModel):
+    """How the health score (issue 20, `services/health.py`) counts: the most points each
+    resource can cost (its usage from its warning threshold up to 100 %), the points per firing
+    alert, and the bands (`healthy_min` and up: Healthy; `warning_min` and up: Warning; below:
+    Critical)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cpu_weight: Pct = 25.0
+    memory_weight: Pct = 25.0
+    disk_weight: Pct = 30.0
+    swap_weight: Pct = 10.0
+    critical_alert_points: Pct = 20.0
+    warning_alert_points: Pct = 10.0
+    #: firing alerts together cost at most this many points
+    alert_points_max: Pct = 40.0
+    healthy_min: Pct = 90.0
+    warning_min: Pct = 70.0
+
+    @model_validator(mode="after")
+    def _bands_nest(self) -> HealthSettings:
+        if self.warning_min >= self.healthy_min:
+            raise ValueError(
+                f"warning_min ({self.warning_min:g}) must be below healthy_min "
+                f"({self.healthy_min:g})"
+            )
+        return self
+
+
 class DashboardSettings(BaseModel):
     """Global settings. Times carry their unit in the name."""
 
@@ -109,6 +138,8 @@ class DashboardSettings(BaseModel):
     export_format: Literal["json", "csv"] = "json"
     #: gzip periodic export files (`.json.gz`)
     export_gzip: bool = True
+    #: the health score's weights and bands
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @model_validator(mode="after")
     def _tiers_nest(self) -> DashboardSettings:
@@ -164,10 +195,11 @@ async def get_settings(ctx: HubContext, *, fresh: bool = False) -> DashboardSett
 
 
 def merge_update(current: DashboardSettings, changes: dict[str, Any]) -> DashboardSettings:
-    """Apply a partial update; `default_thresholds` merges key by key. Raises ValidationError."""
+    """Apply a partial update; `default_thresholds` and `health` merge key by key. Raises
+    ValidationError."""
     data = current.model_dump()
     for key, value in changes.items():
-        if key == "default_thresholds" and isinstance(value, dict):
+        if key in ("default_thresholds", "health") and isinstance(value, dict):
             data[key] = {**data[key], **value}
         else:
             data[key] = value

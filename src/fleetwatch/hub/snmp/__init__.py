@@ -46,10 +46,16 @@ def _hub_figures(ctx: HubContext) -> dict[str, float]:
 
 
 async def snapshot_table(ctx: HubContext) -> Table:
-    from fleetwatch.hub.services import dashboard
+    from fleetwatch.hub.services import dashboard, health
+    from fleetwatch.hub.services.settings import get_settings
 
     overview = await dashboard.overview(ctx)
-    return build(overview, _hub_figures(ctx))
+    weights = (await get_settings(ctx)).health
+    figures = {
+        **_hub_figures(ctx),
+        "health_score": health.compute(overview, weights)["fleet"]["score"],
+    }
+    return build(overview, figures)
 
 
 async def start_snmp(ctx: HubContext) -> Responder | None:

@@ -3,9 +3,9 @@ value encoded once when the table is built (`build`), so answering is lookups an
 
 Under `1.3.6.1.4.1.12345` (`FLEETWATCH-MIB.txt`, printed by `fleetwatch snmp mib`):
 
-- `.1` fleet: `.1.1` health score 0-100 (servers online without a critical alert, as a
-  percentage of all), `.1.2` CPU, `.1.3` memory and `.1.4` disk (fullest mount) usage as the
-  mean of online servers, `.1.5` hub uptime in seconds;
+- `.1` fleet: `.1.1` the fleet's health score 0-100 (`services/health.py`), `.1.2` CPU,
+  `.1.3` memory and `.1.4` disk (fullest mount) usage as the mean of online servers,
+  `.1.5` hub uptime in seconds;
 - `.2` servers: `.2.1` total, `.2.2` running (online), `.2.3` offline, `.2.4` error (online
   with a critical alert firing);
 - `.3` the hub process: `.3.1` CPU, `.3.2` resident memory (KiB), `.3.3` WebSocket stream
@@ -69,16 +69,15 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 def build(overview: Mapping[str, Any], hub: Mapping[str, float]) -> Table:
     """The table of `services.dashboard.overview`'s answer and the hub's own `hub` figures
-    (`uptime_seconds`, `cpu_percent`, `rss_bytes`, `stream_clients`, `dashboards`)."""
+    (`health_score`, `uptime_seconds`, `cpu_percent`, `rss_bytes`, `stream_clients`,
+    `dashboards`)."""
     servers = sorted(overview["servers"], key=lambda s: (s.get("created_at") or 0, s["id"]))
     pairs: list[tuple[Oid, bytes]] = []
     online = [s for s in servers if s["status"] == "online"]
     failing = [s for s in online if s.get("critical_alert_count")]
-    healthy = len(online) - len(failing)
     metrics = [s.get("metrics") or {} for s in online]
-    score = round(100 * healthy / len(servers)) if servers else 100
     pairs += [
-        ((*BASE, 1, 1, 0), gauge(score)),
+        ((*BASE, 1, 1, 0), gauge(round(hub["health_score"]))),
         ((*BASE, 1, 2, 0), hundredths(_mean([m.get("cpu_percent") for m in metrics]))),
         ((*BASE, 1, 3, 0), hundredths(_mean([m.get("memory_percent") for m in metrics]))),
         ((*BASE, 1, 4, 0), hundredths(_mean([m.get("disk_percent_max") for m in metrics]))),

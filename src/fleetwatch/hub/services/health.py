@@ -1,0 +1,138 @@
+"""The explainable health score (issue 20, B3): 0-100 per server, per group and for the fleet,
+with the factors that cost each point.
+
+A server starts at 100 and loses, per resource (CPU, memory, swap, its fullest disk), up to
+that resource's weight (`HealthSettings`) as usage climbs from the server's warning threshold
+to 100 % (linear: half-way there costs half the weight), and points per firing alert
+(critical and warning, capped together). An offline server scores 0 ("offline"). A group's
+and the fleet's score is the mean of their servers', explained by the factors that cost the
+mean most (each server's points divided by the number of servers; offline servers as one
+factor). Bands: Healthy, Warning, Critical (`HealthSettings.healthy_min` / `warning_min`).
+Everything is read from `dashboard.overview` (latest numbers, statuses, alert counts).
+
+Not in the score yet: the hub's log error rate (H14, the logging system, is not built).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services.settings import HealthSettings, get_settings
+
+Factor = dict[str, Any]  # {"factor": "disk /var 93 %", "points": -16.0}
+#: explanations list at most this many factors (the costliest)
+TOP_FACTORS = 8
+
+
+def band(score: float, weights: HealthSettings) -> str:
+    if score >= weights.healthy_min:
+        return "healthy"
+    return "warning" if score >= weights.warning_min else "critical"
+
+
+def _usage_points(value: float | None, warning: float, weight: float) -> float:
+    if value is None or value <= warning or warning >= 100:
+        return 0.0
+    return weight * min(1.0, (value - warning) / (100.0 - warning))
+
+
+def server_factors(item: Mapping[str, Any], weights: HealthSettings) -> list[Factor]:
+    """What costs this overview item points, costliest first (points are negative)."""
+    if item.get("status") != "online":
+        return [{"factor": "offline", "points": -100.0}]
+    metrics = item.get("metrics") or {}
+    limits = item.get("thresholds") or {}
+    out: list[Factor] = []
+
+    def cost(label: str, value: float | None, family: str, weight: float) -> None:
+        points = _usage_points(value, float(limits.get(f"{family}_warning", 100.0)), weight)
+        if points > 0:
+            out.append({"factor": f"{label} {value:.0f} %", "points": -round(points, 1)})
+
+    cost("cpu", metrics.get("cpu_percent"), "cpu", weights.cpu_weight)
+    cost("memory", metrics.get("memory_percent"), "memory", weights.memory_weight)
+    cost("swap", metrics.get("swap_percent"), "swap", weights.swap_weight)
+    disks = [d for d in item.get("disks") or [] if isinstance(d.get("percent"), int | float)]
+    if disks:
+        fullest = max(disks, key=lambda d: d["percent"])
+        cost(f"disk {fullest.get('mountpoint') or '?'}", fullest["percent"], "disk",
+             weights.disk_weight)  # fmt: skip
+    critical = int(item.get("critical_alert_count") or 0)
+    warning = max(0, int(item.get("alert_count") or 0) - critical)
+    alert_points = min(weights.alert_points_max, critical * weights.critical_alert_points
+                       + warning * weights.warning_alert_points)  # fmt: skip
+    if alert_points > 0:
+        parts = [f"{n} {kind}" for n, kind in ((critical, "critical"), (warning, "warning")) if n]
+        noun = "alert" if critical + warning == 1 else "alerts"
+        out.append({"factor": f"{' and '.join(parts)} {noun} firing",
+                    "points": -round(alert_points, 1)})  # fmt: skip
+    out.sort(key=lambda f: f["points"])
+    return out
+
+
+def _score(factors: Iterable[Factor]) -> float:
+    lost: float = sum(f["points"] for f in factors)
+    return round(max(0.0, 100.0 + lost), 1)
+
+
+def summarize(servers: list[dict[str, Any]], weights: HealthSettings) -> dict[str, Any]:
+    """The mean score of `servers` (each with `score`, `name`, `factors`) and its explanation."""
+    if not servers:
+        return {"score": 100.0, "band": "healthy", "servers": 0, "explanation": []}
+    n = len(servers)
+    offline = [s for s in servers if s["factors"][:1] == [{"factor": "offline", "points": -100.0}]]
+    explanation: list[Factor] = []
+    if offline:
+        explanation.append({"factor": f"{len(offline)} of {n} servers offline",
+                            "points": -round(100.0 * len(offline) / n, 1)})  # fmt: skip
+    for s in servers:
+        if s in offline:
+            continue
+        for f in s["factors"]:
+            explanation.append({"factor": f"{s['name']}: {f['factor']}",
+                                "points": round(f["points"] / n, 1)})  # fmt: skip
+    explanation.sort(key=lambda f: f["points"])
+    score = round(sum(s["score"] for s in servers) / n, 1)
+    return {"score": score, "band": band(score, weights), "servers": n,
+            "explanation": [f for f in explanation if f["points"] < 0][:TOP_FACTORS]}  # fmt: skip
+
+
+def compute(overview: Mapping[str, Any], weights: HealthSettings) -> dict[str, Any]:
+    """Every server's, group's and the fleet's score from `dashboard.overview`'s answer."""
+    servers = []
+    for item in overview["servers"]:
+        factors = server_factors(item, weights)
+        score = _score(factors)
+        servers.append({"id": item["id"], "name": item.get("name") or item["hostname"],
+                        "hostname": item["hostname"], "group": item.get("group_name"),
+                        "status": item.get("status"), "score": score,
+                        "band": band(score, weights), "factors": factors})  # fmt: skip
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for s in servers:
+        if s["group"]:
+            groups.setdefault(s["group"], []).append(s)
+    servers.sort(key=lambda s: (s["score"], s["name"]))
+    return {
+        "generated_at": overview.get("generated_at", time.time()),
+        "bands": {"healthy_min": weights.healthy_min, "warning_min": weights.warning_min},
+        "fleet": summarize(servers, weights),
+        "groups": [
+            {"name": name, **summarize(members, weights)}
+            for name, members in sorted(groups.items())
+        ],
+        "servers": [
+            {**{k: v for k, v in s.items() if k != "factors"}, "explanation": s["factors"]}
+            for s in servers
+        ],
+    }
+
+
+async def health(ctx: HubContext) -> dict[str, Any]:
+    """`GET /api/health`: the scores now."""
+    from fleetwatch.hub.services import dashboard
+
+    settings = await get_settings(ctx)
+    return compute(await dashboard.overview(ctx), settings.health)
