@@ -53,10 +53,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        from fleetwatch.protocol.models import NO_NUL, NUL_MESSAGE
+
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = field_path(first.get("loc", ()))
+        context = first.get("ctx")
+        nul = isinstance(context, dict) and context.get("pattern") == NO_NUL
+        message = NUL_MESSAGE if nul else first.get("msg")
         return JSONResponse(
-            error_body("invalid", f"{field or 'request'}: {first.get('msg')}", field or None),
+            error_body("invalid", f"{field or 'request'}: {message}", field or None),
             status_code=422,
         )
 
