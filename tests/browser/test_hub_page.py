@@ -4,6 +4,7 @@ verdict and charts that grow with each sample; reachable from the navigation by 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -27,10 +28,17 @@ def test_hub_page_shows_the_hub_watching_itself(hub: tuple[RunningHub, str], pag
     assert rss and float(rss.group(1)) > 20, text[:400]
     assert re.search(r"Threads\s+\d+", text) and re.search(r"Open files\s+\d+", text)
     assert "Watching: a trend needs 1h 0m of samples" in text  # the window is an hour
-    first = sum(echart_points(page, ".echart, [_echarts_instance_]"))
-    page.wait_for_timeout(2500)  # a sample a second in this hub: the page refreshes
-    later = sum(echart_points(page, ".echart, [_echarts_instance_]"))
-    assert later > first >= 2
+
+    def points() -> int:
+        return sum(echart_points(page, ".echart, [_echarts_instance_]"))
+
+    deadline = time.monotonic() + 15
+    while (first := points()) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)  # the charts draw after the page
+    assert first >= 2
+    while (later := points()) <= first and time.monotonic() < deadline + 10:
+        page.wait_for_timeout(250)  # a sample a second in this hub: the page refreshes
+    assert later > first
     assert page.locator(".fw-card").count() >= 10  # 8 figures, 2 charts
     shot(page, "hub")
     assert page.fleet_errors == []

@@ -139,7 +139,7 @@ def create_app(
             bridge = None if ingest_worker else await start_bridge(ctx)
             if not ingest_worker:
                 await start_snmp(ctx)
-                watching = selfmon.start(ctx)
+            watching = selfmon.start(ctx)  # every process watches itself (workers too)
             # The first try happens before serving, so a lone hub evaluates its first snapshot.
             leading = False if ingest_worker else await asyncio.to_thread(lock.try_acquire)
             if leading:
