@@ -18,7 +18,7 @@ snapshot's own time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from fleetwatch.hub.settings import HubSettings
 
@@ -52,15 +52,9 @@ class RemoteWriteConfig:
 
     @classmethod
     def of(cls, settings: HubSettings) -> RemoteWriteConfig | None:
+        """The `remote_write_<field>` hub settings as a config; None when no URL is set."""
         if not settings.remote_write_url:
             return None
-        return cls(
-            url=settings.remote_write_url,
-            username=settings.remote_write_username,
-            password=settings.remote_write_password,
-            bearer_token=settings.remote_write_bearer_token,
-            batch_samples=settings.remote_write_batch_samples,
-            queue_bytes=settings.remote_write_queue_bytes,
-            max_backoff_seconds=settings.remote_write_max_backoff_seconds,
-            timeout_seconds=settings.remote_write_timeout_seconds,
-        )
+        given = {f.name: getattr(settings, f"remote_write_{f.name}") for f in fields(cls)
+                 if hasattr(settings, f"remote_write_{f.name}")}  # fmt: skip
+        return cls(**given)
