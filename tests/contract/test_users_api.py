@@ -267,3 +267,19 @@ async def test_nul_in_a_token_label_or_an_email_is_a_422(client: httpx.AsyncClie
     assert r.status_code == 422 and r.json()["error"]["field"] == "email", r.text
     tokens = (await client.get("/api/dashboard/me/tokens", headers=admin)).json()
     assert all("\x00" not in t["label"] for t in tokens.get("tokens", tokens))
+
+
+async def test_nul_anywhere_in_a_session_body_or_a_user_path_is_a_422_or_404(
+    client: httpx.AsyncClient,
+) -> None:
+    # a NUL in the login name was a 500 on PostgreSQL (found by schemathesis in CI)
+    r = await client.post("/api/session/login", json={"name": "\x06\x00{b", "password": "x"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "name", r.text
+    assert "NUL" in r.json()["error"]["message"]
+    r = await client.post("/api/session/password-reset", json={"name": "a\x00"})
+    assert r.status_code == 422, r.text
+    admin = bearer(await token_for(ctx_of(client), "admin"))
+    r = await client.get("/api/dashboard/users/a%00b/tokens", headers=admin)
+    assert r.status_code in (404, 422), r.text
+    r = await client.patch("/api/dashboard/users/a%00b", headers=admin, json={"role": "viewer"})
+    assert r.status_code in (404, 422), r.text

@@ -11,13 +11,38 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 
 from fleetwatch.hub.api.errors import ApiError, field_path
 from fleetwatch.protocol.models import NO_NUL, NUL_MESSAGE
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+class StrictBody(BaseModel):
+    """A JSON request body: unknown keys refused, and no NUL in any string of any field
+    (PostgreSQL refuses NUL in text, so it must be a 422 here, never a 500 later)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise PydanticCustomError("string_nul", NUL_MESSAGE)
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 def _too_large(max_bytes: int, what: str = "request body") -> ApiError:

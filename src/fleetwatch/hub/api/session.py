@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from fleetwatch.hub.api.auth_dashboard import Ctx, Viewer, principal_from_request, same_origin
+from fleetwatch.hub.api.bodies import StrictBody
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.api.users import user_errors
 from fleetwatch.hub.services import password_reset, sessions, users
@@ -20,25 +21,21 @@ from fleetwatch.hub.services import password_reset, sessions, users
 router = APIRouter(tags=["session"])
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Login(_Body):
+class Login(StrictBody):
     name: str = Field(min_length=1, max_length=64)
     password: str = Field(max_length=1024)
 
 
-class ResetRequest(_Body):
+class ResetRequest(StrictBody):
     name: str = Field(min_length=1, max_length=255, description="user name or e-mail address")
 
 
-class ResetConfirm(_Body):
+class ResetConfirm(StrictBody):
     token: str = Field(min_length=1, max_length=200)
     password: str = Field(max_length=1024)
 
 
-class PasswordChange(_Body):
+class PasswordChange(StrictBody):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)
 

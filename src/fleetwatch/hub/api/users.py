@@ -11,15 +11,15 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from fleetwatch.errors import UserError
 from fleetwatch.hub.api.auth_dashboard import Admin, Ctx, Viewer
+from fleetwatch.hub.api.bodies import StrictBody
 from fleetwatch.hub.api.errors import ApiError
 from fleetwatch.hub.api.params import DbId, Offset
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import audit, passwords, tokens, users
-from fleetwatch.protocol.models import NO_NUL
 
 router = APIRouter(prefix="/api/dashboard", tags=["users"])
 
@@ -48,30 +48,25 @@ def user_errors() -> Iterator[None]:
         raise api_error(exc) from None
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class UserCreate(_Body):
+class UserCreate(StrictBody):
     name: str = Field(max_length=64)
     role: Literal["viewer", "operator", "admin"]
-    email: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+    email: str | None = Field(default=None, max_length=255)
     #: omitted: a random password is generated and returned once
     password: str | None = Field(default=None, max_length=1024)
 
 
-class UserPatch(_Body):
+class UserPatch(StrictBody):
     role: Literal["viewer", "operator", "admin"] | None = None
-    email: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+    email: str | None = Field(default=None, max_length=255)
 
 
-class PasswordSet(_Body):
+class PasswordSet(StrictBody):
     password: str = Field(max_length=1024)
 
 
-class TokenCreate(_Body):
-    # NUL: PostgreSQL refuses it in text (a 500 schemathesis found)
-    label: str = Field(default="api token", max_length=128, pattern=NO_NUL)
+class TokenCreate(StrictBody):
+    label: str = Field(default="api token", max_length=128)
 
 
 @router.get("/me", summary="Who am I: the calling user (session or API token)")
