@@ -24,7 +24,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHub, 
         None,
         FLEETWATCH_RATE_LIMIT_PER_MINUTE="0",
         FLEETWATCH_SELFMON_INTERVAL_SECONDS="1",
-    )  # the Hub page: a sample a second
+        FLEETWATCH_HEALTH_INTERVAL_SECONDS="1",
+    )  # the Hub page: a sample a second; the Health page: a score a second
     try:
         found = re.search(r"with password (\S+)", hub.log())
         assert found, hub.log()

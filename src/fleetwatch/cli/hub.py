@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
         help="processes serving agents' connections (default -1: one per core, at most 2)",
     )
     parser.add_argument(
+        "--log-format",
+        choices=("default", "detailed", "json"),
+        default=None,
+        help="log line format on stderr and in log files (json: one object per line)",
+    )
+    parser.add_argument(
         "--snmp-port", type=int, default=None, help="UDP port of the SNMP v2c responder (off)"
     )
     parser.add_argument(
@@ -65,50 +71,36 @@ def _settings(args: argparse.Namespace) -> HubSettings:
     from fleetwatch.hub.settings import load_settings
 
     names = ("host", "port", "workers", "ingest_workers", "data_dir", "database_url",
-             "snmp_port", "snmp_community")  # fmt: skip
+             "snmp_port", "snmp_community", "log_format")  # fmt: skip
     overrides = {name: getattr(args, name, None) for name in names}
     return load_settings(overrides, config_file=getattr(args, "config", None))
 
 
-def log_config(level: str, access_log: bool) -> dict[str, Any]:
-    """uvicorn logging: one line per event on stderr; per-request lines only if asked."""
-    upper = level.upper()
-    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        },
-        "handlers": {"stderr": handler},
-        "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": upper, "propagate": False},
-            "uvicorn.access": {
-                "handlers": ["stderr"] if access_log else [],
-                "level": "INFO" if access_log else "WARNING",
-                "propagate": False,
-            },
-            "fleetwatch": {"handlers": ["stderr"], "level": upper, "propagate": False},
-        },
-    }
-
-
 def _run(args: argparse.Namespace) -> int:
+    from fleetwatch.hub.logsetup.crash import early_crash_log
+
+    settings = _settings(args)
+    settings = replace(settings, data_dir=settings.data_dir.resolve())
+    with early_crash_log(settings.data_dir):
+        return _serve(settings)
+
+
+def _serve(settings: HubSettings) -> int:
     import os
 
     import uvicorn
 
     from fleetwatch.hub.app import create_app, open_database
     from fleetwatch.hub.ingest.fasthttp import AgentProtocol
+    from fleetwatch.hub.logsetup import log_config
     from fleetwatch.hub.secretbox import load_box
     from fleetwatch.hub.stream.wire import StreamProtocol
 
-    settings = _settings(args)
-    settings = replace(settings, data_dir=settings.data_dir.resolve())
+    process = "{pid}" if settings.workers > 1 else ""
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "log_config": log_config(settings.log_level, settings.access_log),
+        "log_config": log_config(settings, process),
         "access_log": settings.access_log,
         "server_header": False,
         "http": AgentProtocol,  # uvicorn's httptools protocol, agents' writes without ASGI

@@ -47,10 +47,12 @@ from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.ingest import routes as ingest
 from fleetwatch.hub.ingest.app import HubApp
+from fleetwatch.hub.logsetup import files as log_files
+from fleetwatch.hub.logsetup import logs_dir
 from fleetwatch.hub.remote_write import RemoteWriteConfig
 from fleetwatch.hub.remote_write.writer import REMOTE_WRITER_KEY, RemoteWriter
 from fleetwatch.hub.services import alerts as alert_service
-from fleetwatch.hub.services import export_schedule, keys, retention, selfmon
+from fleetwatch.hub.services import export_schedule, health_history, keys, retention, selfmon
 from fleetwatch.hub.services import users as user_accounts
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
@@ -129,6 +131,7 @@ def create_app(
         lock = leader.lock_for(db)
         election: asyncio.Task[None] | None = None
         watching: asyncio.Task[None] | None = None
+        upkeep: asyncio.Task[None] | None = None
         bridge: PgBridge | None = None
         try:
             password = None if ingest_worker else await user_accounts.ensure_first_admin(ctx)
@@ -139,6 +142,13 @@ def create_app(
             bridge = None if ingest_worker else await start_bridge(ctx)
             if not ingest_worker:
                 await start_snmp(ctx)
+                if settings.log_files:
+                    upkeep = asyncio.create_task(
+                        log_files.run_upkeep(
+                            logs_dir(settings), settings.log_compress_days, settings.log_delete_days
+                        ),
+                        name="log-upkeep",
+                    )
             watching = selfmon.start(ctx)  # every process watches itself (workers too)
             # The first try happens before serving, so a lone hub evaluates its first snapshot.
             leading = False if ingest_worker else await asyncio.to_thread(lock.try_acquire)
@@ -172,10 +182,11 @@ def create_app(
                     await election  # stops the singleton jobs, then releases the lock
             await singletons.stop()
             stop_snmp(ctx)
-            if watching is not None:
-                watching.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watching
+            for task in (watching, upkeep):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if bridge is not None:
                 await bridge.stop()
             lock.release()
@@ -212,7 +223,8 @@ def create_app(
 
 
 class _Singletons:
-    """The jobs only the elected leader runs: alert evaluation, retention, periodic export."""
+    """The jobs only the elected leader runs: alert evaluation, retention, periodic export,
+    the health-score history, remote-write."""
 
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
@@ -226,6 +238,7 @@ class _Singletons:
             self.tasks = [
                 asyncio.create_task(retention.run_periodic(self.ctx), name="retention"),
                 asyncio.create_task(export_schedule.run_periodic(self.ctx), name="export"),
+                asyncio.create_task(health_history.run_periodic(self.ctx), name="health"),
             ]
             remote = RemoteWriteConfig.of(self.ctx.settings)
             if remote is not None:

@@ -3,7 +3,7 @@
 `summary(overview)` is seed 000's "Grafana JSON metrics" (`GET /api/grafana/summary`), for a
 JSON data source: `system` (the hub), `servers` (each one's latest numbers), `application`
 (fleet counts). `dashboard()` is an importable dashboard JSON (schema version 39) for a
-Prometheus data source chosen at import (`${DS_PROMETHEUS}`): fleet health and servers up as
+Prometheus data source chosen at import (`${DS_PROMETHEUS}`): the health score and servers up as
 stats, a status pie, CPU, memory, disk and network time series per server, filtered by the
 `group` and `server` template variables, and a table of the servers that are down. Every
 expression uses only series `/metrics` exposes (a test runs each one in a real Prometheus).
@@ -20,6 +20,9 @@ from fleetwatch import __version__
 
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 SEL = 'group=~"$group", hostname=~"$server"'
+#: the health bands (issue 20): red below 70, amber below 90, green from 90
+HEALTH_STEPS = {"mode": "absolute", "steps": [{"color": "red", "value": None},
+                {"color": "orange", "value": 70}, {"color": "green", "value": 90}]}  # fmt: skip
 
 #: (title, unit, PromQL, legend) of the per-server time series panels
 SERIES: tuple[tuple[str, str, str, str], ...] = (
@@ -66,9 +69,11 @@ def dashboard(title: str = "fleetwatch fleet") -> dict[str, Any]:
     """The dashboard JSON (import it in Grafana: Dashboards > New > Import)."""
     stat = {"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value"}
     panels = [
-        _panel(1, "stat", "Fleet health (servers up)", (0, 0, 6, 5), options=stat,
-               fieldConfig={"defaults": {"unit": "percentunit", "min": 0, "max": 1}},
-               targets=[_target(f"avg(fleetwatch_server_up{{{SEL}}})", instant=True)]),
+        _panel(1, "stat", "Health score", (0, 0, 6, 5), options=stat,
+               fieldConfig={"defaults": {"unit": "none", "min": 0, "max": 100, "decimals": 0,
+                                         "thresholds": HEALTH_STEPS}},
+               targets=[_target(f'avg(fleetwatch_health_score{{scope="server", {SEL}}})',
+                                instant=True)]),
         _panel(2, "stat", "Servers up", (6, 0, 6, 5), options=stat,
                targets=[_target(f"sum(fleetwatch_server_up{{{SEL}}})", instant=True)]),
         _panel(3, "piechart", "Server status", (12, 0, 12, 10),

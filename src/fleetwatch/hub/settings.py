@@ -15,6 +15,7 @@ from typing import Any
 from fleetwatch.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("default", "detailed", "json")
 #: the most ingest workers `ingest_workers = -1` starts (measured: `bench/ingest.py`)
 AUTO_INGEST_WORKERS = 2
 
@@ -34,6 +35,17 @@ class HubSettings:
     writer_max_delay_ms: float = 2.0
     writer_max_batch: int = 500
     log_level: str = "info"
+    #: stderr and file log lines: `default`, `detailed` (process, thread, source line) or
+    #: `json` (one object per line, for containers)
+    log_format: str = "default"
+    #: log files under `<data_dir>/logs` (H14, `hub/logsetup/`); off = stderr only
+    log_files: bool = True
+    #: a log file rotates at this size, keeping this many rotated files
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backup_count: int = 3
+    #: rotated log files are gzipped after this many days and deleted after that many
+    log_compress_days: float = 7.0
+    log_delete_days: float = 30.0
     #: trust X-Forwarded-For from these proxy addresses (comma separated)
     trusted_proxies: str = ""
     #: uvicorn worker processes (each with its own writer; SQLite serialises their commits)
@@ -81,9 +93,32 @@ class HubSettings:
     selfmon_interval_seconds: float = 60.0
     selfmon_trend_minutes: float = 60.0
     selfmon_rise_mib_per_hour: float = 10.0
+    #: the leader records every health score this often (issue 20); hourly rows are kept
+    #: this many days (a day of 1-minute rows always)
+    health_interval_seconds: float = 60.0
+    health_history_days: int = 30
 
     def __post_init__(self) -> None:
         checks = (
+            (
+                "health_interval_seconds",
+                0.05 <= self.health_interval_seconds <= 3600,
+                "must be 0.05-3600",
+            ),
+            ("health_history_days", 1 <= self.health_history_days <= 3650, "must be 1-3650"),
+            (
+                "log_format",
+                self.log_format in LOG_FORMATS,
+                f"must be one of {', '.join(LOG_FORMATS)}",
+            ),
+            ("log_max_bytes", self.log_max_bytes >= 64 * 1024, "must be >= 65536"),
+            ("log_backup_count", 0 <= self.log_backup_count <= 100, "must be 0-100"),
+            ("log_compress_days", self.log_compress_days > 0, "must be > 0"),
+            (
+                "log_delete_days",
+                self.log_delete_days >= self.log_compress_days,
+                "must be >= log_compress_days",
+            ),
             ("port", 0 <= self.port <= 65535, "must be 0-65535"),
             (
                 "selfmon_interval_seconds",

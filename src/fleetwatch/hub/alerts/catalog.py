@@ -13,8 +13,8 @@ from fleetwatch.hub.alerts.rules import SCOPE_RANK, Rule
 DEFAULT_COOLDOWN_SECONDS = 300.0
 
 #: (name, metric, warning, critical, enabled). Seeds 001/004: memory 80/90, disk 85/95,
-#: disk free 1 GiB, CPU 85/95. The forecast and interface-error rules ship disabled (quiet by
-#: default; a new install shows them ready to switch on).
+#: disk free 1 GiB, CPU 85/95. The forecast, interface-error and health-score rules ship
+#: disabled (quiet by default; a new install shows them ready to switch on).
 DEFAULT_RULES: tuple[tuple[str, str, float | None, float | None, bool], ...] = (
     ("CPU usage", "cpu_percent", 85.0, 95.0, True),
     ("Memory usage", "memory_percent", 80.0, 90.0, True),
@@ -28,6 +28,7 @@ DEFAULT_RULES: tuple[tuple[str, str, float | None, float | None, bool], ...] = (
     ("Service stopped", "service_stopped", 1.0, None, True),
     ("Disk full forecast", "disk_full_days", 3.0, 1.0, False),
     ("Interface errors", "interface_errors_per_sec", 1.0, 10.0, False),
+    ("Low health score", "health_score", 70.0, 50.0, False),
 )
 
 

@@ -78,6 +78,8 @@ class AlertEngine(Evaluator):
         self._all_servers_read = False  # since it leads (the relay filter needs them)
         #: called before each timer check (refreshes the dashboard defaults)
         self.before_check: Callable[[], Awaitable[None]] | None = None
+        #: every server's health score now (set by the hub: `services/alerts.py`)
+        self.health_of: Callable[[], Awaitable[dict[str, float]]] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -271,6 +273,11 @@ class AlertEngine(Evaluator):
         rows = await self.db.read(timers.load_servers)
         infos = {row.id: server_info(row, now) for row in rows}
         wants = [s for s, info in infos.items() if self.rules_of(s, info).get("disk_full_days")]
+        scores: dict[str, float] = {}
+        if self.health_of is not None and any(
+            self.rules_of(s, info).get("health_score") for s, info in infos.items()
+        ):
+            scores = await self.health_of()
         due = self.rota.due(wants, now)
         results: dict[str, list[dict[str, Any]]] = {}
         if due:
@@ -288,5 +295,10 @@ class AlertEngine(Evaluator):
                     changes += timers.forecast_changes(
                         self, row.id, info, by_metric["disk_full_days"], results[row.id], now,
                         quiet,
+                    )  # fmt: skip
+                if scores:
+                    changes += timers.health_changes(
+                        self, row.id, info, by_metric.get("health_score", []),
+                        scores.get(row.id), now, quiet,
                     )  # fmt: skip
             return await self._commit(changes)

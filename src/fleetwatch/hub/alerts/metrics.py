@@ -2,9 +2,10 @@
 
 Per-target metrics (one value per mount, GPU, watched process, service) return one
 `(target, value)` pair per target; whole-host metrics return `[(None, value)]` or `[]` when the
-snapshot does not carry the number. Timer metrics (`offline`, `disk_full_days`) are not read
-from a snapshot: the engine evaluates them on its timer. Readers take a `SnapshotView`: the
-pydantic `Snapshot` (dry runs) or its msgspec twin (most committed snapshots, via ingest).
+snapshot does not carry the number. Timer metrics (`offline`, `disk_full_days`,
+`health_score`) are not read from a snapshot: the engine evaluates them on its timer. Readers
+take a `SnapshotView`: the pydantic `Snapshot` (dry runs) or its msgspec twin (most committed
+snapshots, via ingest).
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec("offline", "server", " s", ">", False, "timer", "server offline"),
         MetricSpec("disk_full_days", "disk", " days", "<", True, "timer", "disk full forecast"),
+        MetricSpec("health_score", "health", "", "<", False, "timer", "health score"),
     )
 }
 
@@ -201,6 +203,8 @@ def message(
         return f"Service {target} is not running"
     if spec.name == "offline":
         return f"Server offline: last seen {value:.0f} s ago (threshold: {threshold:.0f} s)"
+    if spec.name == "health_score":
+        return f"Low health score: {value:.0f} (threshold: {threshold or 0:.0f})"
     if spec.name == "disk_full_days":
         return f"Disk{where} full in {value:.1f} days (threshold: {threshold:.1f} days)"
     adjective = ("Critical" if level == "CRITICAL" else "High") if spec.comparison == ">" else "Low"

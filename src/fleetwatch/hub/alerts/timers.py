@@ -1,6 +1,8 @@
 """The alert engine's timer checks: conditions no snapshot reports.
 
 - `offline`: seconds since a server was last seen, for every server on every check;
+- `health_score` (issue 20): each server's score, computed by `health_of` (the hub's
+  `services/health.py`) on a check when some server has such a rule;
 - `disk_full_days` (B5 forecast): each server with such a rule is forecast once per
   `forecast_interval`, a slice of the fleet on every check (`ForecastRota`), so the decoding
   work (`forecast.py`) is spread evenly instead of arriving as one burst for the whole fleet.
@@ -64,6 +66,19 @@ def forecast_changes(
         ch = ev.step(server_id, info, key, rule, item["mountpoint"], value, now, quiet)
         changes += [ch] if ch else []
     return changes
+
+
+def health_changes(
+    ev: Evaluator, server_id: str, info: ServerInfo, rules: list[Rule], score: float | None,
+    now: float, quiet: bool,
+) -> list[Change]:  # fmt: skip
+    """Step the server's `health_score` condition with its score now (issue 20)."""
+    rule = select_rule(rules, None)
+    if rule is None or score is None:
+        return []
+    rule = ev.effective_rule(info, rule)
+    ch = ev.step(server_id, info, "health_score|", rule, None, score, now, quiet)
+    return [ch] if ch else []
 
 
 def forecasts_of(conn: Connection, ids: list[str], now: float) -> dict[str, list[dict[str, Any]]]:

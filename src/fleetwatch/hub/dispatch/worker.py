@@ -165,24 +165,29 @@ def _closed_if_failed(sock: socket.socket) -> Callable[[asyncio.Task[object]], N
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fleetwatch.cli.hub import log_config
+    import os
+
     from fleetwatch.hub.app import create_app
     from fleetwatch.hub.ingest.fasthttp import AgentProtocol
+    from fleetwatch.hub.logsetup import log_config
+    from fleetwatch.hub.logsetup.crash import early_crash_log
     from fleetwatch.hub.settings import load_settings
 
     args = sys.argv[1:] if argv is None else argv
     channel = socket.socket(fileno=int(args[0]))
     settings = load_settings()
-    app = create_app(settings, ingest_worker=True)
-    config = uvicorn.Config(
-        app,
-        log_config=log_config(settings.log_level, settings.access_log),
-        access_log=settings.access_log,
-        server_header=False,
-        timeout_graceful_shutdown=20,
-        http=AgentProtocol,
-    )
-    WorkerServer(config, channel, app).run()
+    tag = f"worker{os.environ.get('FLEETWATCH_INGEST_WORKER', os.getpid())}"
+    with early_crash_log(settings.data_dir):
+        app = create_app(settings, ingest_worker=True)
+        config = uvicorn.Config(
+            app,
+            log_config=log_config(settings, tag),
+            access_log=settings.access_log,
+            server_header=False,
+            timeout_graceful_shutdown=20,
+            http=AgentProtocol,
+        )
+        WorkerServer(config, channel, app).run()
     return 0
 
 

@@ -86,8 +86,14 @@ async def start_alerts(
         stale = current.stale_threshold_minutes
         engine.offline_after = lambda interval: offline_after_seconds(stale, interval)
 
+    async def health_scores() -> dict[str, float]:
+        from fleetwatch.hub.services import health
+
+        return {s["id"]: s["score"] for s in (await health.health(ctx))["servers"]}
+
     await refresh_defaults()
     engine.before_check = refresh_defaults
+    engine.health_of = health_scores
     await notifier.start()
     await engine.start()
     runtime = AlertsRuntime(bus, mail, notifier, engine)
@@ -288,9 +294,14 @@ class AlertView:
             open_rows = list(conn.execute(select(alerts).where(alerts.c.state.in_(OPEN_STATES))))
             per_server: dict[str, dict[str, int]] = {}
             for r in open_rows:
-                entry = per_server.setdefault(r.server_id, {"active": 0, "critical": 0})
+                entry = per_server.setdefault(
+                    r.server_id, {"active": 0, "critical": 0, "health": 0, "health_critical": 0}
+                )
                 entry["active"] += 1
                 entry["critical"] += r.level == "CRITICAL"
+                if r.metric == "health_score":  # the score leaves these out (no feedback)
+                    entry["health"] += 1
+                    entry["health_critical"] += r.level == "CRITICAL"
             recent = list(conn.execute(select(alerts).order_by(alerts.c.fired_at.desc()).limit(20)))
             return {"per_server": per_server, "recent_alerts": _dicts(conn, recent)}
 

@@ -263,6 +263,8 @@ def _items(
                 **(entry[1] if entry else empty),
                 "alert_count": counts.get("active", 0),
                 "critical_alert_count": counts.get("critical", 0),
+                "health_alert_count": counts.get("health", 0),
+                "health_critical_alert_count": counts.get("health_critical", 0),
             }
         )
     return out

@@ -10,7 +10,10 @@ mean most (each server's points divided by the number of servers; offline server
 factor). Bands: Healthy, Warning, Critical (`HealthSettings.healthy_min` / `warning_min`).
 Everything is read from `dashboard.overview` (latest numbers, statuses, alert counts).
 
-Not in the score yet: the hub's log error rate (H14, the logging system, is not built).
+The fleet's score also loses points for the errors the hub itself logged lately (H14,
+`logsetup.counters`): `log_error_points` each, at most `log_error_points_max`, over the last
+`log_window_minutes`. Each server entry carries its `usage` (CPU, memory, fullest disk %) for
+the history's trends (`health_history.py`).
 """
 
 from __future__ import annotations
@@ -60,8 +63,12 @@ def server_factors(item: Mapping[str, Any], weights: HealthSettings) -> list[Fac
         fullest = max(disks, key=lambda d: d["percent"])
         cost(f"disk {fullest.get('mountpoint') or '?'}", fullest["percent"], "disk",
              weights.disk_weight)  # fmt: skip
-    critical = int(item.get("critical_alert_count") or 0)
-    warning = max(0, int(item.get("alert_count") or 0) - critical)
+    # health-score alerts are left out: they must not lower the score that raised them
+    critical = int(item.get("critical_alert_count") or 0) - int(
+        item.get("health_critical_alert_count") or 0
+    )
+    all_alerts = int(item.get("alert_count") or 0) - int(item.get("health_alert_count") or 0)
+    warning = max(0, all_alerts - critical)
     alert_points = min(weights.alert_points_max, critical * weights.critical_alert_points
                        + warning * weights.warning_alert_points)  # fmt: skip
     if alert_points > 0:
@@ -73,7 +80,30 @@ def server_factors(item: Mapping[str, Any], weights: HealthSettings) -> list[Fac
     return out
 
 
-def _score(factors: Iterable[Factor]) -> float:
+def usage(item: Mapping[str, Any]) -> dict[str, float | None]:
+    """CPU, memory and fullest-disk percentages of an online overview item (None if unknown)."""
+    if item.get("status") != "online":
+        return {"cpu": None, "memory": None, "disk": None}
+    metrics = item.get("metrics") or {}
+    disks = [
+        d["percent"] for d in item.get("disks") or [] if isinstance(d.get("percent"), int | float)
+    ]
+    return {"cpu": metrics.get("cpu_percent"), "memory": metrics.get("memory_percent"),
+            "disk": max(disks) if disks else None}  # fmt: skip
+
+
+def log_factor(errors: int, minutes: float, weights: HealthSettings) -> list[Factor]:
+    """The points the hub's own logged errors cost the fleet (none when it logged none)."""
+    points = min(weights.log_error_points_max, errors * weights.log_error_points)
+    if points <= 0:
+        return []
+    noun = "error" if errors == 1 else "errors"
+    return [
+        {"factor": f"hub logged {errors} {noun} in {minutes:g} min", "points": -round(points, 1)}
+    ]
+
+
+def score_of(factors: Iterable[Factor]) -> float:
     lost: float = sum(f["points"] for f in factors)
     return round(max(0.0, 100.0 + lost), 1)
 
@@ -100,25 +130,36 @@ def summarize(servers: list[dict[str, Any]], weights: HealthSettings) -> dict[st
             "explanation": [f for f in explanation if f["points"] < 0][:TOP_FACTORS]}  # fmt: skip
 
 
-def compute(overview: Mapping[str, Any], weights: HealthSettings) -> dict[str, Any]:
-    """Every server's, group's and the fleet's score from `dashboard.overview`'s answer."""
+def compute(
+    overview: Mapping[str, Any], weights: HealthSettings, hub_errors: int = 0
+) -> dict[str, Any]:
+    """Every server's, group's and the fleet's score from `dashboard.overview`'s answer;
+    `hub_errors`: what the hub logged at ERROR or above in the last `log_window_minutes`."""
     servers = []
     for item in overview["servers"]:
         factors = server_factors(item, weights)
-        score = _score(factors)
+        score = score_of(factors)
         servers.append({"id": item["id"], "name": item.get("name") or item["hostname"],
                         "hostname": item["hostname"], "group": item.get("group_name"),
                         "status": item.get("status"), "score": score,
-                        "band": band(score, weights), "factors": factors})  # fmt: skip
+                        "band": band(score, weights), "factors": factors,
+                        "usage": usage(item)})  # fmt: skip
     groups: dict[str, list[dict[str, Any]]] = {}
     for s in servers:
         if s["group"]:
             groups.setdefault(s["group"], []).append(s)
     servers.sort(key=lambda s: (s["score"], s["name"]))
+    fleet = summarize(servers, weights)
+    hub_factor = log_factor(hub_errors, weights.log_window_minutes, weights)
+    if hub_factor:
+        fleet["score"] = round(max(0.0, fleet["score"] + hub_factor[0]["points"]), 1)
+        fleet["band"] = band(fleet["score"], weights)
+        fleet["explanation"] = sorted(fleet["explanation"] + hub_factor,
+                                      key=lambda f: f["points"])[:TOP_FACTORS]  # fmt: skip
     return {
         "generated_at": overview.get("generated_at", time.time()),
         "bands": {"healthy_min": weights.healthy_min, "warning_min": weights.warning_min},
-        "fleet": summarize(servers, weights),
+        "fleet": fleet,
         "groups": [
             {"name": name, **summarize(members, weights)}
             for name, members in sorted(groups.items())
@@ -130,9 +171,25 @@ def compute(overview: Mapping[str, Any], weights: HealthSettings) -> dict[str, A
     }
 
 
-async def health(ctx: HubContext) -> dict[str, Any]:
-    """`GET /api/health`: the scores now."""
+async def health(ctx: HubContext, overview: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`GET /api/health`: the scores now (from `overview` when the caller has read it)."""
+    from fleetwatch.hub.logsetup import counters
     from fleetwatch.hub.services import dashboard
 
-    settings = await get_settings(ctx)
-    return compute(await dashboard.overview(ctx), settings.health)
+    weights = (await get_settings(ctx)).health
+    errors = counters.recent_errors(weights.log_window_minutes * 60.0)
+    return compute(overview or await dashboard.overview(ctx), weights, errors)
+
+
+async def server_health(ctx: HubContext, server_id: str) -> dict[str, Any] | None:
+    """One server's score, band and explanation (the server page's "why" bar)."""
+    from fleetwatch.hub.services import dashboard
+
+    weights = (await get_settings(ctx)).health
+    per_server = (await dashboard.alert_summary(ctx))["per_server"]
+    item = (await dashboard.overview_items(ctx, [server_id], per_server)).get(server_id)
+    if item is None:
+        return None
+    factors = server_factors(item, weights)
+    score = score_of(factors)
+    return {"score": score, "band": band(score, weights), "explanation": factors}

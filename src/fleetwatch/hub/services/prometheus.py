@@ -169,6 +169,27 @@ def selfmon_families(ctx: HubContext) -> list[Metric]:
     return list(sink.families.values())
 
 
+def health_families(scores: Mapping[str, Any]) -> list[Metric]:
+    """The health scores (issue 20) of the fleet, each group and each server, and what this
+    process logged per level (H14)."""
+    from fleetwatch.hub.logsetup import counters
+
+    score = Metric("fleetwatch_health_score", "Health score 0-100 (GET /api/health): "
+                   "scope fleet, group or server.", "gauge")  # fmt: skip
+    score.add_sample(score.name, {"scope": "fleet"}, scores["fleet"]["score"])
+    for g in scores["groups"]:
+        score.add_sample(score.name, {"scope": "group", "group": g["name"]}, g["score"])
+    for s in scores["servers"]:
+        labels = {"scope": "server", "server_id": s["id"], "hostname": s["hostname"],
+                  "group": s["group"] or ""}  # fmt: skip
+        score.add_sample(score.name, labels, s["score"])
+    logged = Metric("fleetwatch_hub_log_messages", "Records this hub process logged, by "
+                    "level.", "counter")  # fmt: skip
+    for level, count in counters.totals().items():
+        logged.add_sample(logged.name + "_total", {"level": level}, count)
+    return [score, logged]
+
+
 def _process(encoder: Encoder) -> bytes:
     from prometheus_client import CollectorRegistry
 
@@ -227,8 +248,10 @@ async def scrape(ctx: HubContext, accept: str | None, gzip_ok: bool) -> tuple[by
         "writer_queue": ctx.db.queued(),
     }
 
+    from fleetwatch.hub.services import health
+
     extra = [*ctx.telemetry.families(), *alert_families(ctx), *remote_write_families(ctx),
-             *selfmon_families(ctx)]  # fmt: skip
+             *selfmon_families(ctx), *health_families(await health.health(ctx))]  # fmt: skip
 
     def build() -> bytes:
         with cache.lock:

@@ -94,6 +94,10 @@ class HealthSettings(BaseModel):
     warning_alert_points: Pct = 10.0
     #: firing alerts together cost at most this many points
     alert_points_max: Pct = 40.0
+    #: each error the hub logged in the last `log_window_minutes` costs the fleet this much
+    log_error_points: Pct = 2.0
+    log_error_points_max: Pct = 20.0
+    log_window_minutes: float = Field(default=15.0, ge=1.0, le=1440.0)
     healthy_min: Pct = 90.0
     warning_min: Pct = 70.0
 
@@ -227,3 +231,10 @@ async def update_settings(
     bus: EventBus = ctx.extras.setdefault("events", EventBus())
     bus.publish(SettingsChanged(tuple(sorted(changes))))
     return value
+
+
+def last_settings(ctx: HubContext) -> DashboardSettings:
+    """The settings `get_settings` last read in this process, whatever their age (defaults
+    before the first read): for code that cannot wait, such as rendering a card."""
+    cached: tuple[float, DashboardSettings] | None = ctx.extras.get(_CACHE_KEY)
+    return cached[1] if cached is not None else DashboardSettings()

@@ -47,13 +47,11 @@ def _hub_figures(ctx: HubContext) -> dict[str, float]:
 
 async def snapshot_table(ctx: HubContext) -> Table:
     from fleetwatch.hub.services import dashboard, health
-    from fleetwatch.hub.services.settings import get_settings
 
     overview = await dashboard.overview(ctx)
-    weights = (await get_settings(ctx)).health
     figures = {
         **_hub_figures(ctx),
-        "health_score": health.compute(overview, weights)["fleet"]["score"],
+        "health_score": (await health.health(ctx, overview))["fleet"]["score"],
     }
     return build(overview, figures)
 

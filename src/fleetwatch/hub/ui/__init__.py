@@ -25,6 +25,7 @@ def mount_dashboard(app: FastAPI) -> None:
         access,
         admin,
         alerts,
+        health,
         hub,
         login,
         notfound,
@@ -36,7 +37,7 @@ def mount_dashboard(app: FastAPI) -> None:
 
     access.bind(nicegui_app, app)
     notfound.install(nicegui_app)
-    for module in (login, overview, server, admin, settings, alerts, rules, hub):
+    for module in (login, overview, server, admin, settings, alerts, rules, health, hub):
         module.register()
     ui.run_with(
         app,

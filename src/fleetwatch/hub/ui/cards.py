@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetwatch.hub.ui.units import (
     CPU_COLOR,
@@ -26,6 +26,9 @@ from fleetwatch.hub.ui.units import (
     fmt_duration,
     fmt_percent,
 )
+
+if TYPE_CHECKING:
+    from fleetwatch.hub.services.settings import HealthSettings
 
 Limits = Mapping[str, float] | None
 
@@ -85,7 +88,8 @@ def ascii_html(html: str) -> str:
     return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
-def server_card(s: dict[str, Any]) -> str:
+def server_card(s: dict[str, Any], weights: HealthSettings | None = None) -> str:
+    """The grid card; with `weights`, the server's health score as a pill (issue 20)."""
     m = s.get("metrics") or {}
     limits = s.get("thresholds")
     cpu, mem = m.get("cpu_percent"), m.get("memory_percent")
@@ -95,6 +99,8 @@ def server_card(s: dict[str, Any]) -> str:
         mem_sub = f"{fmt_bytes(m['memory_used'])} / {fmt_bytes(m['memory_total'])}"
     alerts = s.get("alert_count") or 0
     alert_html = f'<span style="color:#ef4444">⚠ {alerts}</span>' if alerts else ""
+    if weights is not None:
+        alert_html += " " + _health_pill(s, weights)
     return ascii_html(
         f'<a href="/server/{escape(s["id"])}" data-card="{escape(s["id"])}" '
         'class="fw-card fw-server-card fw-sc">'
@@ -112,6 +118,16 @@ def server_card(s: dict[str, Any]) -> str:
         f'<span style="white-space:nowrap">up {fmt_duration(m.get("uptime_seconds"))}</span>'
         f'<span title="{escape(os_info)}" class="fw-ell">{escape(os_info)}</span></div></a>'
     )
+
+
+def _health_pill(s: dict[str, Any], weights: HealthSettings) -> str:
+    from fleetwatch.hub.services.health import band, score_of, server_factors
+    from fleetwatch.hub.ui.health_bits import score_pill
+
+    factors = server_factors(s, weights)
+    score = score_of(factors)
+    why = "; ".join(f"{f['factor']} {f['points']:g}" for f in factors) or "nothing costs points"
+    return score_pill(score, band(score, weights), f"health score ({why})")
 
 
 def group_grid(name: str, color: str, total: int, member_cards: list[str]) -> str:

@@ -37,6 +37,7 @@ from fleetwatch.hub.events import (
     Subscription,
 )
 from fleetwatch.hub.services import dashboard
+from fleetwatch.hub.services.settings import last_settings
 from fleetwatch.hub.ui import cards
 
 #: at most one update per page per this many seconds (events in between are coalesced)
@@ -134,7 +135,8 @@ class FleetFeed:
         """The grid card of `item`, rendered once per item for every page."""
         hit = self._cards.get(item["id"])
         if hit is None or hit[0] is not item:
-            hit = self._cards[item["id"]] = (item, cards.server_card(item))
+            weights = last_settings(self.ctx).health
+            hit = self._cards[item["id"]] = (item, cards.server_card(item, weights))
         return hit[1]
 
     def map_row(self, item: Item) -> str:

@@ -51,6 +51,7 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("Overview", "/", "dashboard", "viewer"),
     ("Alerts", "/alerts", "notifications_active", "viewer"),
     ("Alert rules", "/rules", "rule", "viewer"),
+    ("Health", "/health", "favorite", "viewer"),
     ("Hub", "/hub", "monitor_heart", "viewer"),
     ("Settings", "/settings", "settings", "admin"),
     ("Users", "/users", "group", "admin"),

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.services import alerts, dashboard
+from fleetwatch.hub.services import alerts, dashboard, health
 from fleetwatch.hub.services.users import Principal
 from fleetwatch.hub.ui import cards, charts, live, server_manage, server_overview
 from fleetwatch.hub.ui.access import hub_ctx, page_principal, to_login
@@ -143,6 +143,7 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
         ui.link("Back to the overview", "/")
         return
     forecasts = await alerts.disk_forecasts(ctx, server_id)
+    scored = await health.server_health(ctx, server_id)
     s = detail["server"]
     with ui.row().classes("w-full items-center gap-3"):
         ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round")
@@ -161,6 +162,8 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
     panels = ui.tab_panels(tabs, value=chosen).classes("w-full bg-transparent")
     with panels:
         with ui.tab_panel(t_over).classes("gap-3"):
+            if scored is not None:
+                server_overview.why_card(scored)
             server_overview.overview_tab(detail, forecasts)
         with ui.tab_panel(t_charts).classes("gap-3"):
             ui.toggle(

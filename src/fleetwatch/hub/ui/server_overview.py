@@ -191,6 +191,20 @@ def _alerts_table(alerts: list[dict[str, Any]]) -> None:
         )
 
 
+def why_card(scored: dict[str, Any]) -> None:
+    """The server's health score and the "why" bar of what cost it points (issue 20, B3)."""
+    from fleetwatch.hub.ui.health_bits import band_color, why_bar
+
+    with ui.card().classes("fw-card p-3 w-full fw-server-health"):
+        with ui.row().classes("w-full items-baseline gap-2"):
+            ui.label("Health").classes("font-bold")
+            ui.label(f"{scored['score']:.0f}").classes("text-2xl font-bold fw-num").style(
+                f"color:{band_color(scored['band'])}"
+            )
+            ui.label(f"/ 100 · {scored['band'].title()}").classes("fw-muted text-sm")
+        ui.html(why_bar(scored["score"], scored["band"], scored["explanation"])).classes("w-full")
+
+
 def overview_tab(detail: dict[str, Any], forecasts: list[dict[str, Any]]) -> None:
     latest = detail.get("latest") or {}
     m = detail.get("summary", {}).get("metrics") or {}

@@ -1,0 +1,177 @@
+"""Health-score history (issue 20): the elected leader records every scope's score once a
+minute (`run_periodic`); a day is kept at 1-minute resolution, then hourly rows (mean, minimum,
+maximum) for `health_history_days`.
+
+`record` writes a minute's rows, folds every closed hour that has no hourly row yet, and
+deletes what is past its keep. Writing a minute twice (a restart, or two leaders for a moment)
+replaces it. `history` answers `GET /api/health/history`: the minutes of the last `hours` when
+they are all within the day, else hourly points before the day and minutes within it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.store.tables_health import health_hours, health_minutes
+
+log = logging.getLogger("fleetwatch.hub.health")
+
+MINUTE = 60
+HOUR = 3600
+#: 1-minute rows are kept this long
+MINUTES_KEEP_SECONDS = 24 * HOUR
+_RESOURCES = ("cpu", "memory", "disk")
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def scope_rows(scores: dict[str, Any], minute: int) -> list[dict[str, Any]]:
+    """The rows of one minute from `health.compute`'s answer: every server, group and the
+    fleet, with the mean resource use of their online servers."""
+    rows: list[dict[str, Any]] = []
+    members: dict[str, list[dict[str, Any]]] = {"fleet": []}
+    for server in scores["servers"]:
+        used = server.get("usage") or {}
+        rows.append({"scope": f"server:{server['id']}", "ts": minute, "score": server["score"],
+                     **{r: used.get(r) for r in _RESOURCES}})  # fmt: skip
+        if server.get("status") == "online":
+            members["fleet"].append(used)
+            if server.get("group"):
+                members.setdefault(f"group:{server['group']}", []).append(used)
+    for scope, summary in [("fleet", scores["fleet"])] + [
+        (f"group:{g['name']}", g) for g in scores["groups"]
+    ]:
+        used_list = members.get(scope, [])
+        means = {r: _mean([u[r] for u in used_list if u.get(r) is not None]) for r in _RESOURCES}
+        rows.append({"scope": scope, "ts": minute, "score": summary["score"], **means})
+    return rows
+
+
+def _fold_hours(conn: Connection, before: int) -> int:
+    """Hourly rows for every hour before `before` that has minutes but no hourly row."""
+    m, h = health_minutes.c, health_hours.c
+    hour_of = m.ts - m.ts % HOUR
+    done = {row[0] for row in conn.execute(select(h.ts).distinct())}
+    pending = [
+        int(row[0])
+        for row in conn.execute(select(hour_of).where(m.ts < before).distinct())
+        if int(row[0]) not in done
+    ]
+    for start in pending:
+        query = (
+            select(
+                m.scope,
+                func.avg(m.score),
+                func.min(m.score),
+                func.max(m.score),
+                func.avg(m.cpu),
+                func.avg(m.memory),
+                func.avg(m.disk),
+            )
+            .where(m.ts >= start, m.ts < start + HOUR)
+            .group_by(m.scope)
+        )
+        rows = [
+            {"scope": scope, "ts": start, "score": round(avg, 1), "score_min": low,
+             "score_max": high, "cpu": _round(cpu), "memory": _round(mem), "disk": _round(disk)}
+            for scope, avg, low, high, cpu, mem, disk in conn.execute(query)
+        ]  # fmt: skip
+        if rows:
+            conn.execute(insert(health_hours), rows)
+    return len(pending)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def write_minute(conn: Connection, rows: list[dict[str, Any]], now: float, keep_days: int) -> None:
+    """Store one minute's rows (replacing that minute), fold closed hours, drop old rows."""
+    minute = int(now // MINUTE * MINUTE)
+    conn.execute(delete(health_minutes).where(health_minutes.c.ts == minute))
+    if rows:
+        conn.execute(insert(health_minutes), rows)
+    current_hour = minute // HOUR * HOUR
+    _fold_hours(conn, current_hour)
+    conn.execute(delete(health_minutes).where(health_minutes.c.ts < now - MINUTES_KEEP_SECONDS))
+    conn.execute(delete(health_hours).where(health_hours.c.ts < now - keep_days * 86400))
+
+
+async def record(ctx: HubContext, now: float | None = None) -> int:
+    """Compute every score now and store the minute; the number of rows written."""
+    from fleetwatch.hub.services import health
+
+    now = time.time() if now is None else now
+    scores = await health.health(ctx)
+    rows = scope_rows(scores, int(now // MINUTE * MINUTE))
+    keep_days = ctx.settings.health_history_days
+    await ctx.db.write(lambda conn: write_minute(conn, rows, now, keep_days))
+    return len(rows)
+
+
+async def run_periodic(ctx: HubContext) -> None:
+    """Record every `health_interval_seconds` (the leader's job). Cancel the task to stop."""
+    interval = ctx.settings.health_interval_seconds
+    while True:
+        try:
+            await record(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one bad minute (a locked database, say) must not end the history
+            log.exception("health: recording the scores failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+def _points(conn: Connection, scope: str, since: float, now: float) -> list[dict[str, Any]]:
+    m, h = health_minutes.c, health_hours.c
+    day_start = now - MINUTES_KEEP_SECONDS
+    points: list[dict[str, Any]] = []
+    if since < day_start:
+        query = (
+            select(h.ts, h.score, h.score_min, h.score_max, h.cpu, h.memory, h.disk)
+            .where(h.scope == scope, h.ts >= since // HOUR * HOUR, h.ts < day_start)
+            .order_by(h.ts)
+        )
+        points += [{**row._asdict(), "resolution": "1h"} for row in conn.execute(query)]
+    first_minute = max(since, day_start)
+    query = (
+        select(m.ts, m.score, m.cpu, m.memory, m.disk)
+        .where(m.scope == scope, m.ts >= first_minute)
+        .order_by(m.ts)
+    )
+    points += [{**row._asdict(), "resolution": "1m"} for row in conn.execute(query)]
+    return points
+
+
+async def history(ctx: HubContext, scope: str, hours: float) -> dict[str, Any]:
+    now = time.time()
+    since = now - hours * HOUR
+    points = await ctx.db.read(lambda conn: _points(conn, scope, since, now))
+    return {"scope": scope, "hours": hours, "points": points}
+
+
+def trend(points: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Now, 24 h ago, change, minimum, mean and maximum of `key` over `points` (oldest first)."""
+    values = [(p["ts"], p[key]) for p in points if p.get(key) is not None]
+    if not values:
+        return {"now": None, "first": None, "change": None, "min": None, "mean": None,
+                "max": None, "points": 0}  # fmt: skip
+    series = [v for _, v in values]
+    return {
+        "now": series[-1],
+        "first": series[0],
+        "first_at": values[0][0],
+        "change": round(series[-1] - series[0], 1),
+        "min": min(series),
+        "mean": round(sum(series) / len(series), 1),
+        "max": max(series),
+        "points": len(series),
+    }
