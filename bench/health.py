@@ -20,26 +20,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import bench_hub
-from ingest import make_fleet as make_load
-from query import seed_servers
-
 from fleetwatch.hub.app import create_app, open_database
 from fleetwatch.hub.services import health_history
 from fleetwatch.hub.settings import load_settings
 from fleetwatch.hub.store import tables
+from ingest import bench_hub
+from ingest import make_fleet as make_load
+from query import seed_servers
 
 GOAL_MS = 50.0
 GOAL_RATIO = 0.97
+
+
+def _reported(conn: Connection, stamp: float) -> None:
+    """Every server sent a snapshot at `stamp` (the overview decodes each again)."""
+    conn.execute(update(tables.servers).values(last_snapshot_at=stamp, last_seen=stamp))
 
 
 async def score_rounds(servers: int, rounds: int, data_dir: Path) -> dict[str, list[float]]:
@@ -59,8 +64,7 @@ async def score_rounds(servers: int, rounds: int, data_dir: Path) -> dict[str, l
             for case in ("warm", "all reported"):
                 if case == "all reported":  # every server sent a snapshot since
                     stamp = time.time() + i * 0.001
-                    await ctx.db.write(lambda c, t=stamp: c.execute(  # type: ignore[misc]
-                        update(tables.servers).values(last_snapshot_at=t, last_seen=t)))  # fmt: skip
+                    await ctx.db.write(functools.partial(_reported, stamp=stamp))
                 cpu = time.process_time()
                 rows = await health_history.record(ctx, now=time.time() + 60 * (2 * i + 1))
                 out[case].append((time.process_time() - cpu) * 1000)
@@ -76,9 +80,11 @@ def logging_pairs(args: argparse.Namespace, work: Path) -> tuple[list[float], li
     quiet = {"FLEETWATCH_LOG_FILES": "false", "FLEETWATCH_LOG_LEVEL": "error"}
     for pair in range(args.pairs):
         off.append(bench_hub(fleet, args, work / f"off-{pair}", quiet)["load"].rate)
-        on.append(bench_hub(fleet, args, work / f"on-{pair}", {"FLEETWATCH_LOG_LEVEL": "info"})[
-            "load"
-        ].rate)
+        on.append(
+            bench_hub(fleet, args, work / f"on-{pair}", {"FLEETWATCH_LOG_LEVEL": "info"})[
+                "load"
+            ].rate
+        )
         print(f"pair {pair + 1}: logging off {off[-1]:,.0f}/s, on {on[-1]:,.0f}/s", flush=True)
     return on, off
 

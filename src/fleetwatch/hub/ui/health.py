@@ -29,7 +29,7 @@ def _chart(points: list[dict[str, Any]]) -> dict[str, Any]:
 
     now = time.time() * 1000
     return charts.time_series(
-        [("Health score", "#22c55e", series("score")), ("CPU %", CPU_COLOR, series("cpu")),
+        [("Health score", "#06b6d4", series("score")), ("CPU %", CPU_COLOR, series("cpu")),
          ("Memory %", MEMORY_COLOR, series("memory")), ("Disk %", DISK_COLOR, series("disk"))],
         unit="%", y_max=100, area=False, window_ms=(now - 24 * 3600 * 1000, now),
     )  # fmt: skip

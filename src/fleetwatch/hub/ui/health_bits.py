@@ -11,8 +11,9 @@ from fleetwatch.hub.ui.cards import ascii_html
 from fleetwatch.hub.ui.units import CRITICAL, OK, WARNING
 
 BAND_COLORS = {"healthy": OK, "warning": WARNING, "critical": CRITICAL}
-#: factor segments cycle through these (costliest first)
-SEGMENT_COLORS = ("#ef4444", "#f97316", "#f59e0b", "#eab308", "#a855f7", "#ec4899", "#64748b")
+#: lost points: slate shades (costliest first, darkest), so the kept score in its band's
+#: colour stands out from what was lost
+SEGMENT_COLORS = ("#64748b", "#94a3b8", "#475569", "#cbd5e1", "#334155", "#e2e8f0", "#1e293b")
 
 
 def band_color(band: str) -> str:
@@ -42,7 +43,7 @@ def why_bar(score: float, band: str, explanation: list[dict[str, Any]]) -> str:
         label = escape(str(f["factor"]))
         parts.append(
             f'<div data-factor="{label}" style="width:{points:.1f}%;background:{color};'
-            f'opacity:.75" title="{label}: {-points:g}"></div>'
+            f'border-left:1px solid var(--fw-bg, #0b1220)" title="{label}: {-points:g}"></div>'
         )
         rows.append(
             f'<div class="fw-sb fw-s12"><span><span class="fw-dot" style="background:{color}">'
