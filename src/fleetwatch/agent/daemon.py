@@ -8,7 +8,9 @@ request), and three mostly-sleeping threads cost less than an event loop plus ex
   seconds so an interval change applies without waiting out a long interval;
 * the sender thread (`delivery.Sender`) registers, replays the buffer, sends the heartbeat and
   polls for pushed configuration (A7, A8);
-* the live thread (`live.LiveSampler`) posts live samples when `live_enabled` (A6).
+* the live thread (`live.LiveSampler`) posts live samples when `live_enabled` (A6);
+* the control thread (`control.channel.ControlChannel`) keeps the WebSocket to the hub open:
+  instant live on demand and config pushes, remote commands (A13; issue 21).
 
 SIGINT/SIGTERM (A10) set the stop flag: the cycle in progress finishes, the sender finishes its
 in-flight send and flushes what it can, and the agent logs "stopped after N cycles" and exits 0
@@ -34,6 +36,8 @@ from typing import Any, Protocol
 from fleetwatch import __version__
 from fleetwatch.agent.budget import BudgetGovernor
 from fleetwatch.agent.buffer import DurableBuffer
+from fleetwatch.agent.control.channel import ControlChannel
+from fleetwatch.agent.control.commands import CommandRunner, Journal
 from fleetwatch.agent.delivery import Sender
 from fleetwatch.agent.enrol import save_identity
 from fleetwatch.agent.hub_client import HubClient
@@ -111,6 +115,14 @@ class AgentDaemon:
         )
         self.governor = BudgetGovernor()
         self.status = StatusLink()
+        runner = CommandRunner(config.get("commands"), Journal(self.base_dir / "commands.journal"),
+                               send=lambda _text: None)  # fmt: skip
+        self.control = ControlChannel(lambda: self.client.conn, self._control_auth, runner,
+                                      self._live_demand, self.sender.poll_config_now)  # fmt: skip
+
+    def _control_auth(self) -> str | None:
+        client = self.client
+        return f"{client.server_id}:{client.api_key}" if client.enrolled else None
 
     def _live_demand(self, live: Any) -> None:
         """A hub answer said whether somebody watches this host (live on demand)."""
@@ -159,6 +171,7 @@ class AgentDaemon:
         )
         self.sender.start()
         self.live.start()
+        self.control.start()
         try:
             self._loop()
         finally:
@@ -196,6 +209,7 @@ class AgentDaemon:
         remaining = max(0.1, self.state.stop_deadline - time.monotonic())
         finished = self.sender.join(remaining)
         self.live.join(0.5)
+        self.control.stop()
         self.status.stop()
         waiting = len(self.buffer)
         if finished:  # else a request is still in flight: the process exit closes everything
@@ -270,6 +284,9 @@ class AgentDaemon:
             self.sender.need_register = not self.client.enrolled
         self.collector.reconfigure(new)
         self.live.source_reconfigure(new)
+        if new.get("commands") != old.get("commands"):
+            self.control.runner.policy = new.get("commands")
+            log.info("remote commands: %s", "on" if new.get("commands") else "off")
         self.live.notify()
         self.sender.wake()
         return True

@@ -89,6 +89,8 @@ class Sender:
         self.last_contact = time.monotonic()
         self.last_poll = -MIN_CONFIG_POLL_SECONDS
         self.polled_cycle = -1
+        #: the hub said (control channel) that a configuration change waits
+        self.config_asked = False
         self.delivered_total = 0
         self.duplicates_total = 0
         self.refused_total = 0
@@ -137,6 +139,10 @@ class Sender:
         entries = self._next_batch(now)
         if entries:
             self._deliver(entries)
+            return
+        if self.config_asked:
+            self.config_asked = False
+            self._poll_config()
             return
         poll_due = now - self.last_poll >= MIN_CONFIG_POLL_SECONDS
         if poll_due and self.polled_cycle != self.state.cycles:
@@ -279,6 +285,11 @@ class Sender:
                 log.warning("heartbeat failed: %s", exc)
             return
         self._contact()
+
+    def poll_config_now(self) -> None:
+        """Fetch the pushed configuration on the next step (the hub said one waits)."""
+        self.config_asked = True
+        self.wake()
 
     def _poll_config(self) -> None:
         self.polled_cycle = self.state.cycles

@@ -55,10 +55,19 @@ def open_api(request: urllib.request.Request, what: str, timeout_seconds: float)
 
 
 def call_json(
-    method: str, url: str, token: str, what: str, timeout_seconds: float = 120.0
+    method: str,
+    url: str,
+    token: str,
+    what: str,
+    timeout_seconds: float = 120.0,
+    body: Any = None,
 ) -> dict[str, Any]:
-    """One API request whose answer is a JSON object."""
-    request = urllib.request.Request(url, method=method, headers={"Accept": "application/json"})
+    """One API request (with a JSON `body` when given) whose answer is a JSON object."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     with open_api(request, what, timeout_seconds) as response:

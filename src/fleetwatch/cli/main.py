@@ -18,7 +18,7 @@ from fleetwatch.errors import ConfigError, FleetwatchError
 #: Command-group modules under fleetwatch.cli, in help order.
 GROUPS = (
     "agent", "top", "hub", "up", "demo", "export", "cleanup", "watch", "user", "protocol",
-    "grafana", "snmp",
+    "grafana", "snmp", "cmd",
 )  # fmt: skip
 
 
@@ -53,8 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         and args_list[1].endswith((".json", ".toml"))
     ):
         args_list = ["agent", "run", "--config", args_list[1]]
+    tail: list[str] | None = None
+    if args_list[:1] == ["cmd"] and "--" in args_list:  # `fleetwatch cmd SERVER [opts] -- ARGV`
+        cut = args_list.index("--")
+        args_list, tail = args_list[:cut], args_list[cut + 1 :]
     parser = build_parser(args_list[0] if args_list else None)
     args = parser.parse_args(args_list)
+    if tail is not None:
+        args.argv = tail
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -27,6 +27,7 @@ from fleetwatch import __version__
 from fleetwatch.hub import leader
 from fleetwatch.hub.api import (
     agent_config,
+    commands,
     errors,
     export,
     health,
@@ -44,6 +45,8 @@ from fleetwatch.hub.api.nul_guard import NulGuard
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.bridge import PgBridge, start_bridge
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.control import dispatch as control_dispatch
+from fleetwatch.hub.control import endpoint as control_endpoint
 from fleetwatch.hub.dispatch.store_server import StoreServer
 from fleetwatch.hub.ingest import routes as ingest
 from fleetwatch.hub.ingest.app import HubApp
@@ -132,6 +135,7 @@ def create_app(
         election: asyncio.Task[None] | None = None
         watching: asyncio.Task[None] | None = None
         upkeep: asyncio.Task[None] | None = None
+        dispatching: asyncio.Task[None] | None = None
         bridge: PgBridge | None = None
         try:
             password = None if ingest_worker else await user_accounts.ensure_first_admin(ctx)
@@ -142,6 +146,7 @@ def create_app(
             bridge = None if ingest_worker else await start_bridge(ctx)
             if not ingest_worker:
                 await start_snmp(ctx)
+                dispatching = asyncio.create_task(control_dispatch.run(ctx), name="control")
                 if settings.log_files:
                     upkeep = asyncio.create_task(
                         log_files.run_upkeep(
@@ -182,7 +187,7 @@ def create_app(
                     await election  # stops the singleton jobs, then releases the lock
             await singletons.stop()
             stop_snmp(ctx)
-            for task in (watching, upkeep):
+            for task in (watching, upkeep, dispatching):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -209,6 +214,8 @@ def create_app(
     app.include_router(prometheus_api.router)
     app.include_router(hub_status.router)
     app.include_router(health.router)
+    app.include_router(commands.router)
+    app.include_router(control_endpoint.router)
     app.include_router(stream_endpoint.router)
     _publish_wire_models(app)
     if ingest_worker:

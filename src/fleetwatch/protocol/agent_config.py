@@ -74,6 +74,13 @@ KEYS: tuple[Key, ...] = (
     Key("status_listen", "str", "", "host:port of the local status endpoint (A11); empty = off."),
     Key("budget_cpu_percent", "float", 2.0, "Own CPU budget, % of one core (B2).", 0.1, 100),
     Key("budget_rss_mb", "float", 64.0, "Own memory budget in MiB (B2).", 8, 4096),
+    Key(
+        "commands",
+        "commands?",
+        None,
+        "Remote commands (A13): {allow, shell, user, max_output_bytes}; absent = off.",
+        pushable=False,
+    ),
 )
 
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
@@ -99,8 +106,12 @@ def _check_number(key: Key, value: Any) -> float | int:
 
 def check_value(key: Key, value: Any) -> Any:
     """Validate one value; raises `ConfigError` naming the key."""
-    if key.kind == "int?" and value is None:
+    if key.kind in ("int?", "commands?") and value is None:
         return None
+    if key.kind == "commands?":
+        from fleetwatch.protocol.control import check_commands_config
+
+        return check_commands_config(value)
     if key.kind in ("int", "int?", "float"):
         return _check_number(key, value)
     if key.kind == "bool":

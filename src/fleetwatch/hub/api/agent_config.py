@@ -94,7 +94,15 @@ async def push_server_config(
         raise ApiError(422, "invalid", str(exc), exc.key or None) from None
     except ServerNotFound:
         raise not_found(server_id) from None
-    result["message"] = "Saved; the agent applies it at its next cycle."
+    from fleetwatch.hub.control import links_of
+    from fleetwatch.protocol.control import encode
+
+    told = await links_of(ctx).send(server_id, encode("config"))
+    result["message"] = (
+        "Saved; the agent was told over its control channel and applies it now."
+        if told
+        else "Saved; the agent applies it at its next cycle."
+    )
     return result
 
 

@@ -3,7 +3,8 @@
 Whoever shows a server's performance monitor (the dashboard's live tab, an API client) calls
 `watch(ctx, server_id)` at least every `WATCH_SECONDS` / 2; that stores
 `servers.live_watch_until` (in the database, so every hub process and replica answers the same).
-The agent learns it from the answers it already gets: `POST /api/ping` (its heartbeat, at most
+An agent with a control channel to this hub process (issue 21) is told at once (a `live`
+message); every agent also learns it from the answers it already gets: `POST /api/ping` (its heartbeat, at most
 every 30 s) and `POST /api/metrics/live` carry `"live": {"seconds": S, "interval_seconds": 1}`
 while the watch lasts (no `"live"` key otherwise, so seed-001 answers stay exact). The agent
 then samples every second for the next `S` seconds (relative, so clocks need not agree) and
@@ -46,7 +47,13 @@ async def watch(ctx: HubContext, server_id: str, seconds: float = WATCH_SECONDS)
         conn.execute(update(s).where(s.c.id == server_id).values(live_watch_until=until))
         return until
 
-    return await ctx.db.write(store)
+    result: float | None = await ctx.db.write(store)
+    if result is not None:  # tell the agent now over its control channel, when it holds one
+        from fleetwatch.hub.control import links_of
+        from fleetwatch.protocol.control import encode
+
+        await links_of(ctx).send(server_id, encode("live", live=demand(result)))
+    return result
 
 
 def demand(watch_until: float | None, now: float | None = None) -> dict[str, Any] | None:

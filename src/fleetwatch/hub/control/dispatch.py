@@ -1,0 +1,126 @@
+"""What a hub process sends on the control channels it holds (issue 21): queued commands (each
+claimed by one `UPDATE ... WHERE state = 'queued'`, so one process sends it, once), and the
+upkeep of its `agent_links` rows; queued commands nobody sent in time end `expired`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select, update
+
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.control import LINK_REFRESH_SECONDS, POLL_SECONDS, Links, links_of
+from fleetwatch.hub.services.commands import QUEUE_SECONDS
+from fleetwatch.hub.store.tables_control import agent_links, commands
+from fleetwatch.protocol.control import encode
+
+log = logging.getLogger("fleetwatch.hub.control")
+#: the output an agent sends back for one command, at most (the agent's own cap may be lower)
+MAX_OUTPUT_BYTES = 1 << 20
+
+
+def _claim(conn: Connection, server_ids: list[str], now: float) -> list[Any]:
+    c = commands.c
+    rows = conn.execute(
+        select(commands)
+        .where(c.state == "queued", c.server_id.in_(server_ids))
+        .order_by(c.created_at)
+    ).all()
+    claimed = []
+    for row in rows:
+        done = conn.execute(
+            update(commands)
+            .where(c.id == row.id, c.state == "queued")
+            .values(state="running", sent_at=now)
+        )
+        if done.rowcount:
+            claimed.append(row)
+    return claimed
+
+
+def _expire(conn: Connection, now: float) -> int:
+    c = commands.c
+    result = conn.execute(
+        update(commands)
+        .where(c.state == "queued", c.created_at < now - QUEUE_SECONDS)
+        .values(
+            state="expired",
+            finished_at=now,
+            message="no hub process held the agent's channel in time",
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def _refresh(conn: Connection, ids: list[str], holder: str, now: float) -> None:
+    links = agent_links.c
+    conn.execute(
+        update(agent_links)
+        .where(links.server_id.in_(ids), links.holder == holder)
+        .values(seen_at=now)
+    )
+
+
+def message_of(row: Any) -> str:
+    fields: dict[str, Any] = {
+        "id": row.id,
+        "timeout_seconds": row.timeout_seconds,
+        "env": orjson.loads(row.env),
+        "max_output_bytes": MAX_OUTPUT_BYTES,
+    }
+    if row.argv is not None:
+        fields["argv"] = orjson.loads(row.argv)
+    else:
+        fields["shell"] = row.shell
+    return encode("command", **fields)
+
+
+async def _send_claimed(ctx: HubContext, links: Links, rows: list[Any]) -> None:
+    for row in rows:
+        if not await links.send(row.server_id, message_of(row)):
+
+            def lost(conn: Connection, cid: str = row.id) -> None:
+                conn.execute(
+                    update(commands)
+                    .where(commands.c.id == cid, commands.c.state == "running")
+                    .values(
+                        state="lost",
+                        finished_at=time.time(),
+                        message="the control channel closed before it was sent",
+                    )
+                )
+
+            await ctx.db.write(lost)
+
+
+async def run(ctx: HubContext) -> None:
+    """The dispatcher of this process (every hub process; cancel the task to stop it)."""
+    links = links_of(ctx)
+    refreshed = time.monotonic()
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(links.wake.wait(), POLL_SECONDS)
+        links.wake.clear()
+        try:
+            now = time.time()
+            ids = list(links.by_server)
+            await ctx.db.write(functools.partial(_expire, now=now))
+            if ids:
+                rows = await ctx.db.write(functools.partial(_claim, server_ids=ids, now=now))
+                await _send_claimed(ctx, links, rows)
+            if time.monotonic() - refreshed >= LINK_REFRESH_SECONDS and ids:
+                refreshed = time.monotonic()
+                await ctx.db.write(
+                    functools.partial(_refresh, ids=ids, holder=links.holder, now=now)
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a locked database for a moment must not end dispatching
+            log.exception("control: dispatching commands failed")
+            await asyncio.sleep(POLL_SECONDS)

@@ -1,0 +1,64 @@
+"""Remote operations (issue 21): `agent_links`, `commands`, `command_output`.
+
+Revision ID: 0010_control
+Revises: 0009_health
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_control"
+down_revision = "0009_health"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    inspector = sa.inspect(op.get_bind())
+    if not inspector.has_table("agent_links"):
+        op.create_table(
+            "agent_links",
+            sa.Column("server_id", sa.String(36), primary_key=True),
+            sa.Column("holder", sa.String(128), nullable=False),
+            sa.Column("connected_at", sa.Float, nullable=False),
+            sa.Column("seen_at", sa.Float, nullable=False),
+            sa.Column("hello", sa.Text, nullable=False),
+        )
+    if not inspector.has_table("commands"):
+        op.create_table(
+            "commands",
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("server_id", sa.String(36), nullable=False),
+            sa.Column("argv", sa.Text),
+            sa.Column("shell", sa.Text),
+            sa.Column("env", sa.Text, nullable=False),
+            sa.Column("timeout_seconds", sa.Float, nullable=False),
+            sa.Column("requested_by", sa.String(255), nullable=False),
+            sa.Column("state", sa.String(16), nullable=False),
+            sa.Column("exit_code", sa.Integer),
+            sa.Column("output_bytes", sa.Integer, nullable=False),
+            sa.Column("truncated", sa.Boolean, nullable=False),
+            sa.Column("message", sa.Text, nullable=False),
+            sa.Column("created_at", sa.Float, nullable=False),
+            sa.Column("sent_at", sa.Float),
+            sa.Column("finished_at", sa.Float),
+        )
+        op.create_index("ix_commands_server_created", "commands", ["server_id", "created_at"])
+        op.create_index("ix_commands_state", "commands", ["state"])
+    if not inspector.has_table("command_output"):
+        op.create_table(
+            "command_output",
+            sa.Column("command_id", sa.String(36),
+                      sa.ForeignKey("commands.id", ondelete="CASCADE"), primary_key=True),
+            sa.Column("seq", sa.Integer, primary_key=True),
+            sa.Column("stream", sa.String(8), nullable=False),
+            sa.Column("data", sa.Text, nullable=False),
+        )  # fmt: skip
+
+
+def downgrade() -> None:
+    op.drop_table("command_output")
+    op.drop_table("commands")
+    op.drop_table("agent_links")

@@ -1,0 +1,66 @@
+"""Remote operations (issue 21): the agents' control-channel links, commands and their output.
+
+`agent_links`: one row per server whose agent holds a control channel to some hub process
+(`holder`: host:pid of that process), refreshed every `LINK_REFRESH_SECONDS`; the `hello` the
+agent sent (its command policy). `commands`: one row per command, its state and result;
+`command_output`: its output in chunks, in order (`seq`). Same `metadata` as `tables.py`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from fleetwatch.hub.store.tables import metadata
+
+agent_links = Table(
+    "agent_links",
+    metadata,
+    Column("server_id", String(36), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("connected_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Column("hello", Text, nullable=False),  # JSON
+)
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("server_id", String(36), nullable=False),
+    Column("argv", Text),  # JSON list, or NULL for a shell command
+    Column("shell", Text),
+    Column("env", Text, nullable=False),  # JSON object
+    Column("timeout_seconds", Float, nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("exit_code", Integer),
+    Column("output_bytes", Integer, nullable=False, default=0),
+    Column("truncated", Boolean, nullable=False, default=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("finished_at", Float),
+    Index("ix_commands_server_created", "server_id", "created_at"),
+    Index("ix_commands_state", "state"),
+)
+
+command_output = Table(
+    "command_output",
+    metadata,
+    Column(
+        "command_id", String(36), ForeignKey("commands.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("stream", String(8), nullable=False),
+    Column("data", Text, nullable=False),
+)
