@@ -30,46 +30,80 @@ RUN_AS = pwd.getpwuid(os.getuid()).pw_name
 
 
 def user_token(hub: RunningHub, name: str, role: str) -> str:
-    subprocess.run([*FLEETWATCH, "user", "add", name, "--role", role, "--password-stdin",
-                    "--data-dir", str(hub.data_dir)], input="A-long-password-123\n",
-                   capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    done = subprocess.run([*FLEETWATCH, "user", "token", name, "--data-dir", str(hub.data_dir)],
-                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            *FLEETWATCH,
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            "--data-dir",
+            str(hub.data_dir),
+        ],
+        input="A-long-password-123\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    done = subprocess.run(
+        [*FLEETWATCH, "user", "token", name, "--data-dir", str(hub.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
 def start_agent(hub: RunningHub, folder: Path, **extra: Any) -> tuple[AgentProcess, str]:
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder / "agent.json", dashboard_url=hub.base_url,
-                          collection_interval_seconds=30, log_file="agent.log", **extra)  # fmt: skip
+    config = write_config(
+        folder / "agent.json",
+        dashboard_url=hub.base_url,
+        collection_interval_seconds=30,
+        log_file="agent.log",
+        **extra,
+    )
     agent = AgentProcess(config)
-    server_id = wait_for(lambda: json.loads(config.read_text()).get("server_id"), timeout=20,
-                         what="enrolment")  # fmt: skip
+    server_id = wait_for(
+        lambda: json.loads(config.read_text()).get("server_id"), timeout=20, what="enrolment"
+    )
     return agent, str(server_id)
 
 
 def connected(api: httpx.Client, server_id: str) -> dict[str, Any]:
     status: dict[str, Any] = wait_for(
         lambda: (s := api.get(f"/api/servers/{server_id}/control").json())["connected"] and s,
-        timeout=20, what="the control channel")  # fmt: skip
+        timeout=20,
+        what="the control channel",
+    )
     return status
 
 
 def finished(api: httpx.Client, command_id: str, timeout: float = 20) -> dict[str, Any]:
     item: dict[str, Any] = wait_for(
         lambda: (c := api.get(f"/api/commands/{command_id}").json())["done"] and c,
-        timeout=timeout, what=f"command {command_id} to end")  # fmt: skip
+        timeout=timeout,
+        what=f"command {command_id} to end",
+    )
     return item
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[tuple[RunningHub, dict[str, str], list[AgentProcess]]]:
-    with running_hub(tmp_path, None, "--ingest-workers", "1",
-                     FLEETWATCH_RATE_LIMIT_PER_MINUTE="0") as hub:  # fmt: skip
+    with running_hub(
+        tmp_path, None, "--ingest-workers", "1", FLEETWATCH_RATE_LIMIT_PER_MINUTE="0"
+    ) as hub:
         agents: list[AgentProcess] = []
         try:
-            opted, opted_id = start_agent(hub, tmp_path / "opted",
-                                          commands={"allow": ALLOW, "max_output_bytes": 65536, "user": RUN_AS})  # fmt: skip
+            opted, opted_id = start_agent(
+                hub,
+                tmp_path / "opted",
+                commands={"allow": ALLOW, "max_output_bytes": 65536, "user": RUN_AS},
+            )
             plain, plain_id = start_agent(hub, tmp_path / "plain")
             agents += [opted, plain]
             yield hub, {"opted": opted_id, "plain": plain_id}, agents
@@ -98,8 +132,9 @@ def test_commands_run_only_where_allowed_and_report_back(
         # refusals: each a clear 4xx, nothing run
         answers = {
             "not allowed": api.post(run, json={"argv": ["rm", "-rf", str(tmp_path)]}),
-            "not opted in": api.post(f"/api/servers/{ids['plain']}/commands",
-                                     json={"argv": ["echo", "x"]}),
+            "not opted in": api.post(
+                f"/api/servers/{ids['plain']}/commands", json={"argv": ["echo", "x"]}
+            ),
             "shell by operator": api.post(run, json={"shell": "echo x"}),
             "shell off on host": api.post(run, json={"shell": "echo x"}, headers=admin),
             "unknown server": api.post("/api/servers/nope/commands", json={"argv": ["echo"]}),
@@ -108,15 +143,20 @@ def test_commands_run_only_where_allowed_and_report_back(
             "empty argv": api.post(run, json={"argv": []}),
             "bad env": api.post(run, json={"argv": ["echo"], "env": {"A=B": "x"}}),
             "nul": api.post(run, json={"argv": ["echo", "a\x00b"]}),
-        }  # fmt: skip
+        }
         codes = {k: (v.status_code, v.json()["error"]["code"]) for k, v in answers.items()}
         assert codes == {
-            "not allowed": (403, "not_allowed"), "not opted in": (403, "not_opted_in"),
-            "shell by operator": (403, "forbidden"), "shell off on host": (403, "shell_not_allowed"),
-            "unknown server": (404, "not_found"), "viewer": (403, "forbidden"),
-            "both": (422, "invalid"), "empty argv": (422, "invalid"), "bad env": (422, "invalid"),
+            "not allowed": (403, "not_allowed"),
+            "not opted in": (403, "not_opted_in"),
+            "shell by operator": (403, "forbidden"),
+            "shell off on host": (403, "shell_not_allowed"),
+            "unknown server": (404, "not_found"),
+            "viewer": (403, "forbidden"),
+            "both": (422, "invalid"),
+            "empty argv": (422, "invalid"),
+            "bad env": (422, "invalid"),
             "nul": (422, "invalid"),
-        }, codes  # fmt: skip
+        }, codes
         assert tmp_path.exists()
         # a timeout kills the process group; output beyond the host's cap is dropped
         slow = api.post(run, json={"argv": ["sleep", "30"], "timeout_seconds": 1}).json()
@@ -134,9 +174,23 @@ def test_commands_run_only_where_allowed_and_report_back(
         assert ("opal", "command.run") in actions and ("opal", "command.exit") in actions
     # the CLI: output on stdout, the command's exit code as its own
     env = {**os.environ, "FLEETWATCH_TOKEN": operator["Authorization"][7:]}
-    cli = subprocess.run([*FLEETWATCH, "cmd", ids["opted"], "--url", hub.base_url, "--",
-                          sys.executable, "-c", "print('from cli'); raise SystemExit(3)"],
-                         capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    cli = subprocess.run(
+        [
+            *FLEETWATCH,
+            "cmd",
+            ids["opted"],
+            "--url",
+            hub.base_url,
+            "--",
+            sys.executable,
+            "-c",
+            "print('from cli'); raise SystemExit(3)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert (cli.returncode, cli.stdout) == (3, "from cli\n"), cli.stderr
 
 
@@ -153,8 +207,13 @@ def test_offline_agents_get_409_and_a_restart_never_runs_a_command_twice(
         long = api.post(run, json={"argv": [sys.executable, "-c", script]}).json()
         wait_for(lambda: marker.exists(), timeout=15, what="the command to start")
         agents[0].kill()  # SIGKILL: no goodbye
-        gone = wait_for(lambda: api.get(f"/api/servers/{ids['opted']}/control").json()[
-            "connected"] is False or None, timeout=15, what="the channel to drop")  # fmt: skip
+        gone = wait_for(
+            lambda: (
+                api.get(f"/api/servers/{ids['opted']}/control").json()["connected"] is False or None
+            ),
+            timeout=15,
+            what="the channel to drop",
+        )
         assert gone
         r = api.post(run, json={"argv": ["echo", "late"]})
         assert r.status_code == 409 and r.json()["error"]["code"] == "agent_offline", r.text
