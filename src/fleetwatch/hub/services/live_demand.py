@@ -6,10 +6,10 @@ Whoever shows a server's performance monitor (the dashboard's live tab, an API c
 An agent with a control channel to this hub process (issue 21) is told at once (a `live`
 message); every agent also learns it from the answers it already gets: `POST /api/ping` (its
 heartbeat, at most every 30 s) and `POST /api/metrics/live` carry `"live": {"seconds": S,
-"interval_seconds": 1}` while the watch lasts (no `"live"` key otherwise, so seed-001 answers stay exact). The agent
-then samples every second for the next `S` seconds (relative, so clocks need not agree) and
-falls back to its configured live mode when nobody renews the watch. Seed-001 agents ignore
-the extra key.
+"interval_seconds": 1}` while the watch lasts (no `"live"` key otherwise, so seed-001 answers
+stay exact). The agent then samples every second for the next `S` seconds (relative, so clocks
+need not agree) and falls back to its configured live mode when nobody renews the watch.
+Seed-001 agents ignore the extra key.
 """
 
 from __future__ import annotations
