@@ -38,6 +38,7 @@ from fleetwatch.agent.budget import BudgetGovernor
 from fleetwatch.agent.buffer import DurableBuffer
 from fleetwatch.agent.control.channel import ControlChannel
 from fleetwatch.agent.control.commands import CommandRunner, Journal
+from fleetwatch.agent.control.processes import ProcessManager
 from fleetwatch.agent.delivery import Sender
 from fleetwatch.agent.enrol import save_identity
 from fleetwatch.agent.hub_client import HubClient
@@ -115,10 +116,22 @@ class AgentDaemon:
         )
         self.governor = BudgetGovernor()
         self.status = StatusLink()
-        runner = CommandRunner(config.get("commands"), Journal(self.base_dir / "commands.journal"),
-                               send=lambda _text: None)  # fmt: skip
-        self.control = ControlChannel(lambda: self.client.conn, self._control_auth, runner,
-                                      self._live_demand, self.sender.poll_config_now)  # fmt: skip
+        runner = CommandRunner(
+            config.get("commands"),
+            Journal(self.base_dir / "commands.journal"),
+            send=lambda _text: None,
+        )
+        self.processes = ProcessManager(
+            config.get("processes"), self.base_dir / "processes", send=lambda _text: None
+        )
+        self.control = ControlChannel(
+            lambda: self.client.conn,
+            self._control_auth,
+            runner,
+            self._live_demand,
+            self.sender.poll_config_now,
+            self.processes,
+        )
 
     def _control_auth(self) -> str | None:
         client = self.client
@@ -172,6 +185,7 @@ class AgentDaemon:
         self.sender.start()
         self.live.start()
         self.control.start()
+        self.processes.start()
         try:
             self._loop()
         finally:
@@ -209,6 +223,7 @@ class AgentDaemon:
         remaining = max(0.1, self.state.stop_deadline - time.monotonic())
         finished = self.sender.join(remaining)
         self.live.join(0.5)
+        self.processes.stop_all()
         self.control.stop()
         self.status.stop()
         waiting = len(self.buffer)
@@ -284,6 +299,8 @@ class AgentDaemon:
             self.sender.need_register = not self.client.enrolled
         self.collector.reconfigure(new)
         self.live.source_reconfigure(new)
+        if new.get("processes") != old.get("processes"):
+            self.processes.configure(new.get("processes"))
         if new.get("commands") != old.get("commands"):
             self.control.runner.policy = new.get("commands")
             log.info("remote commands: %s", "on" if new.get("commands") else "off")

@@ -40,6 +40,7 @@ from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
 from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
+from fleetwatch.hub.api import processes as processes_api
 from fleetwatch.hub.api import prometheus as prometheus_api
 from fleetwatch.hub.api.nul_guard import NulGuard
 from fleetwatch.hub.api.responses import JSONResponse
@@ -215,6 +216,7 @@ def create_app(
     app.include_router(hub_status.router)
     app.include_router(health.router)
     app.include_router(commands.router)
+    app.include_router(processes_api.router)
     app.include_router(control_endpoint.router)
     app.include_router(stream_endpoint.router)
     _publish_wire_models(app)

@@ -81,6 +81,13 @@ KEYS: tuple[Key, ...] = (
         "Remote commands (A13): {allow, shell, user, max_output_bytes}; absent = off.",
         pushable=False,
     ),
+    Key(
+        "processes",
+        "processes?",
+        None,
+        "Managed processes (A14): [{name, argv, cwd, env, restart, autostart}].",
+        pushable=False,
+    ),
 )
 
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
@@ -106,8 +113,12 @@ def _check_number(key: Key, value: Any) -> float | int:
 
 def check_value(key: Key, value: Any) -> Any:
     """Validate one value; raises `ConfigError` naming the key."""
-    if key.kind in ("int?", "commands?") and value is None:
+    if key.kind in ("int?", "commands?", "processes?") and value is None:
         return None
+    if key.kind == "processes?":
+        from fleetwatch.protocol.control import check_processes_config
+
+        return check_processes_config(value)
     if key.kind == "commands?":
         from fleetwatch.protocol.control import check_commands_config
 

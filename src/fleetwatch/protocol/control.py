@@ -9,7 +9,9 @@ hub → agent:
   that long (live on demand, A6: the same value as the heartbeat answer's `"live"`);
 - `config`: a configuration change waits: fetch it now (A7);
 - `command` `{"id", "argv": [...] | "shell": "...", "timeout_seconds", "env", "max_output_bytes"}`;
-- `cancel` `{"id"}`: kill that command's process group.
+- `cancel` `{"id"}`: kill that command's process group;
+- `process` `{"id", "name", "action"}`: start, stop, restart or kill a managed process (A14);
+- `input` `{"id", "name", "text"}`: a line for a managed process's stdin.
 
 agent → hub:
 - `hello` `{"agent_version", "commands": {"enabled", "shell", "allow"}, "running": [ids],
@@ -19,6 +21,10 @@ agent → hub:
 - `output` `{"id", "stream": "stdout"|"stderr", "data"}`: a chunk of a command's output;
 - `exit` `{"id", "state", "exit_code", "output_bytes", "truncated", "message"}`; `state` is one
   of `EXIT_STATES`.
+- `process_state` `{"name", "state", "pid", "started_at", "restarts", "exit_code"}`: a managed
+  process changed (`hello` carries them all as `processes`);
+- `process_output` `{"name", "data"}`: lines it wrote (stdout and stderr together);
+- `ack` `{"id", "ok", "message"}`: a `process` or `input` was done (or why not);
 - `error` `{"message"}` (either way): a message the peer could not use.
 """
 
@@ -37,8 +43,12 @@ PATH = "/api/agent/ws"
 MAX_FRAME_BYTES = 1 << 20
 #: output chunks the agent sends are at most this long (bytes of UTF-8)
 CHUNK_BYTES = 16 * 1024
-HUB_TYPES = frozenset({"live", "config", "command", "cancel", "error"})
-AGENT_TYPES = frozenset({"hello", "output", "exit", "error"})
+HUB_TYPES = frozenset({"live", "config", "command", "cancel", "process", "input", "error"})
+AGENT_TYPES = frozenset(
+    {"hello", "output", "exit", "process_state", "process_output", "ack", "error"}
+)
+PROCESS_ACTIONS = ("start", "stop", "restart", "kill")
+RESTART_POLICIES = ("no", "on-failure", "always")
 #: how a command ended: ran to its exit, killed after its timeout, cancelled, refused by the
 #: agent (not allowed there), failed to start, already seen (never run twice), or cut short by
 #: an agent restart
@@ -145,4 +155,58 @@ def check_commands_config(value: Any) -> dict[str, Any]:
             if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
                 raise ConfigError(f"commands.{name}", f"must be a whole number {low}-{high}")
             out[name] = item
+    return out
+
+
+def _name(value: Any, field: str) -> str:
+    ok = isinstance(value, str) and 0 < len(value) <= 64
+    if not ok or not all(ch.isalnum() or ch in "._-" for ch in value):
+        raise ConfigError(field, "must be 1-64 letters, digits, '.', '_' or '-'")
+    return str(value)
+
+
+def check_processes_config(value: Any) -> list[dict[str, Any]]:
+    """The agent's `processes` key (A14): a list of `{"name", "argv", "cwd": "", "env": {},
+    "restart": "on-failure", "autostart": true}`; names unique."""
+    if not isinstance(value, list):
+        raise ConfigError("processes", f"must be a list of objects, got {value!r}")
+    out: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for i, item in enumerate(value):
+        where = f"processes[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(where, "must be an object")
+        unknown = set(item) - {"name", "argv", "cwd", "env", "restart", "autostart"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key")
+        name = _name(item.get("name"), f"{where}.name")
+        if name in names:
+            raise ConfigError(f"{where}.name", f"{name!r} is used twice")
+        names.add(name)
+        argv = item.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise ConfigError(f"{where}.argv", "must be a non-empty list of strings")
+        restart = item.get("restart", "on-failure")
+        if restart not in RESTART_POLICIES:
+            raise ConfigError(f"{where}.restart", f"must be one of {', '.join(RESTART_POLICIES)}")
+        autostart = item.get("autostart", True)
+        if not isinstance(autostart, bool):
+            raise ConfigError(f"{where}.autostart", "must be true or false")
+        cwd = item.get("cwd", "")
+        if not isinstance(cwd, str):
+            raise ConfigError(f"{where}.cwd", "must be a folder path")
+        try:
+            env = check_env(item.get("env"))
+        except ControlError as exc:
+            raise ConfigError(f"{where}.env", str(exc)) from None
+        out.append(
+            {
+                "name": name,
+                "argv": list(argv),
+                "cwd": cwd,
+                "env": env,
+                "restart": restart,
+                "autostart": autostart,
+            }
+        )
     return out

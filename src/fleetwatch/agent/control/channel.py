@@ -6,12 +6,13 @@ that answers 401 is retried at the slowest pace), sends `hello` first on every c
 hands the hub's messages on: `live` to the live sampler (instant live on demand), `config` to a
 config poll now (instead of at the next heartbeat), `command` / `cancel` to the command runner.
 The heartbeat over HTTP stays: the hub still works with agents without the channel, and the
-agent keeps reporting while the channel is down. `exit` messages that could not be sent wait
-for the next connection, so a command's result is never lost to a reconnect.
+agent keeps reporting while the channel is down. Frames that could not be sent (results,
+acks, output) wait for the next connection, so they are never lost to a reconnect.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import random
@@ -21,6 +22,7 @@ from typing import Any
 
 from fleetwatch import __version__
 from fleetwatch.agent.control.commands import CommandRunner
+from fleetwatch.agent.control.processes import ProcessManager
 from fleetwatch.agent.control.ws import HandshakeError, WebSocket
 from fleetwatch.agent.http11 import ConnectionClosed
 from fleetwatch.agent.transport import HubConnection
@@ -31,6 +33,8 @@ log = logging.getLogger("fleetwatch.agent.control")
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 #: the hub is asked to prove it is there this often (a WebSocket ping; dead peers are noticed)
 PING_SECONDS = 30.0
+#: frames kept while the channel is down
+PENDING_MAX = 5000
 
 
 class ControlChannel:
@@ -41,6 +45,7 @@ class ControlChannel:
         runner: CommandRunner,
         on_live: Callable[[Any], None],
         on_config: Callable[[], None],
+        processes: ProcessManager | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.conn = conn
@@ -53,10 +58,13 @@ class ControlChannel:
         self.connected = threading.Event()
         self.connections = 0
         self._ws: WebSocket | None = None
-        self._pending: list[str] = []  # exit messages waiting for a connection
+        self._pending: collections.deque[str] = collections.deque(maxlen=PENDING_MAX)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         runner.send = self.send
+        self.processes = processes
+        if processes is not None:
+            processes.send = self.send
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="control", daemon=True)
@@ -72,16 +80,17 @@ class ControlChannel:
             self._thread.join(5)
 
     def send(self, text: str) -> None:
-        """Send a frame now; an `exit` that finds no connection waits for the next one."""
+        """Send a frame now; without a connection it waits for the next one (at most
+        `PENDING_MAX` frames, oldest dropped): results, acks and output are never lost to a
+        short outage."""
         ws = self._ws
         try:
             if ws is None:
                 raise ConnectionClosed("not connected")
             ws.send_text(text)
         except OSError:
-            if '"type":"exit"' in text[:20]:
-                with self._lock:
-                    self._pending.append(text)
+            with self._lock:
+                self._pending.append(text)
 
     def _connect(self) -> WebSocket:
         hub = self.conn()
@@ -132,13 +141,18 @@ class ControlChannel:
         self._ws = ws
         try:
             with self._lock:
-                pending, self._pending = self._pending, []
-            ids = [json.loads(text).get("id") for text in pending]
-            ws.send_text(
-                encode_message(
-                    "hello", agent_version=__version__, pending=ids, **self.runner.hello_fields()
-                )
+                pending = list(self._pending)
+                self._pending.clear()
+            ids = [json.loads(t)["id"] for t in pending if t.startswith('{"type":"exit"')]
+            states = self.processes.states() if self.processes is not None else []
+            hello = encode_message(
+                "hello",
+                agent_version=__version__,
+                pending=ids,
+                processes=states,
+                **self.runner.hello_fields(),
             )
+            ws.send_text(hello)
             for text in pending:
                 ws.send_text(text)
             self.connected.set()
@@ -158,6 +172,20 @@ class ControlChannel:
             self._ws = None
             ws.close()
 
+    def _process_request(self, message: dict[str, Any]) -> None:
+        name, rid = str(message.get("name") or ""), str(message.get("id") or "")
+        if self.processes is None:
+            ok, why = False, "this host manages no processes (no `processes` in its agent config)"
+        elif message["type"] == "input":
+            text = message.get("text")
+            if not isinstance(text, str) or "\x00" in text:
+                ok, why = False, "input: text must be a string without NUL"
+            else:
+                ok, why = self.processes.input(name, text)
+        else:
+            ok, why = self.processes.act(name, str(message.get("action")))
+        self.send(encode_message("ack", id=rid, ok=ok, message=why))
+
     def _handle(self, frame: str | bytes) -> None:
         try:
             message = decode(frame, HUB_TYPES)
@@ -173,5 +201,7 @@ class ControlChannel:
             self.runner.start(message)
         elif kind == "cancel":
             self.runner.cancel(str(message.get("id")))
+        elif kind in ("process", "input"):  # a stop may take seconds: off the read loop
+            threading.Thread(target=self._process_request, args=(message,), daemon=True).start()
         elif kind == "error":
             log.warning("the hub could not use a control message: %s", message.get("message"))

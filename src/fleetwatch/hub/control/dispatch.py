@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select, update
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.control import LINK_REFRESH_SECONDS, POLL_SECONDS, Links, links_of
 from fleetwatch.hub.services.commands import QUEUE_SECONDS
-from fleetwatch.hub.store.tables_control import agent_links, commands
+from fleetwatch.hub.store.tables_control import agent_links, commands, process_requests
 from fleetwatch.protocol.control import encode
 
 log = logging.getLogger("fleetwatch.hub.control")
@@ -44,7 +44,38 @@ def _claim(conn: Connection, server_ids: list[str], now: float) -> list[Any]:
     return claimed
 
 
+def _claim_requests(conn: Connection, server_ids: list[str], now: float) -> list[Any]:
+    r = process_requests.c
+    rows = conn.execute(
+        select(process_requests)
+        .where(r.state == "queued", r.server_id.in_(server_ids))
+        .order_by(r.created_at)
+    ).all()
+    claimed = []
+    for row in rows:
+        done = conn.execute(
+            update(process_requests).where(r.id == row.id, r.state == "queued").values(state="sent")
+        )
+        if done.rowcount:
+            claimed.append(row)
+    return claimed
+
+
+def request_message(row: Any) -> str:
+    if row.action == "input":
+        return encode("input", id=row.id, name=row.name, text=row.text or "")
+    return encode("process", id=row.id, name=row.name, action=row.action)
+
+
 def _expire(conn: Connection, now: float) -> int:
+    r = process_requests.c
+    conn.execute(
+        update(process_requests)
+        .where(r.state == "queued", r.created_at < now - QUEUE_SECONDS)
+        .values(
+            state="expired", done_at=now, message="no hub process held the agent's channel in time"
+        )
+    )
     c = commands.c
     result = conn.execute(
         update(commands)
@@ -114,6 +145,11 @@ async def run(ctx: HubContext) -> None:
             if ids:
                 rows = await ctx.db.write(functools.partial(_claim, server_ids=ids, now=now))
                 await _send_claimed(ctx, links, rows)
+                asks = await ctx.db.write(
+                    functools.partial(_claim_requests, server_ids=ids, now=now)
+                )
+                for row in asks:
+                    await links.send(row.server_id, request_message(row))
             if time.monotonic() - refreshed >= LINK_REFRESH_SECONDS and ids:
                 refreshed = time.monotonic()
                 await ctx.db.write(

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.control import Link, links_of
-from fleetwatch.hub.services import commands, keys
+from fleetwatch.hub.services import commands, keys, processes
 from fleetwatch.hub.store.tables_control import agent_links
 from fleetwatch.protocol.control import AGENT_TYPES, PATH, ControlError, decode, encode
 
@@ -45,6 +45,7 @@ def _linked(conn: Connection, server_id: str, holder: str, hello: dict[str, Any]
         )
     )
     commands.reconcile(conn, server_id, hello)
+    processes.replace_states(conn, server_id, hello.get("processes") or [])
 
 
 def _unlinked(conn: Connection, server_id: str, holder: str) -> None:
@@ -69,6 +70,7 @@ def _hello_view(message: dict[str, Any]) -> dict[str, Any]:
         "running": [str(i) for i in message.get("running") or []][:1000],
         "interrupted": [str(i) for i in message.get("interrupted") or []][:1000],
         "pending": [str(i) for i in message.get("pending") or []][:1000],
+        "processes": [p for p in message.get("processes") or [] if isinstance(p, dict)][:256],
     }
 
 
@@ -82,6 +84,14 @@ async def _handle(ctx: HubContext, link: Link, text: str) -> None:
         await ctx.db.write(lambda conn: commands.add_output(conn, cid, stream, data))
     elif kind == "exit":
         await ctx.db.write(lambda conn: commands.finish(conn, link.server_id, message))
+    elif kind == "process_state":
+        await ctx.db.write(lambda conn: processes.save_state(conn, link.server_id, message))
+    elif kind == "process_output":
+        name = str(message.get("name") or "")[:64]
+        data = str(message.get("data") or "").replace("\x00", "\ufffd")[:65536]
+        await ctx.db.write(lambda conn: processes.add_line(conn, link.server_id, name, data))
+    elif kind == "ack":
+        await ctx.db.write(lambda conn: processes.acknowledge(conn, link.server_id, message))
     elif kind == "error":
         log.warning(
             "agent %s could not use a control message: %s",

@@ -3,7 +3,10 @@
 `agent_links`: one row per server whose agent holds a control channel to some hub process
 (`holder`: host:pid of that process), refreshed every `LINK_REFRESH_SECONDS`; the `hello` the
 agent sent (its command policy). `commands`: one row per command, its state and result;
-`command_output`: its output in chunks, in order (`seq`). Same `metadata` as `tables.py`.
+`command_output`: its output in chunks, in order (`seq`). Managed processes (A14): their latest
+state per server (`managed_processes`), their last output lines (`process_lines`, trimmed to
+`LINES_KEPT` per process), and the start/stop/input requests (`process_requests`). Same
+`metadata` as `tables.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from sqlalchemy import (
 )
 
 from fleetwatch.hub.store.tables import metadata
+
+#: output lines kept per managed process
+LINES_KEPT = 500
 
 agent_links = Table(
     "agent_links",
@@ -63,4 +69,39 @@ command_output = Table(
     Column("seq", Integer, primary_key=True),
     Column("stream", String(8), nullable=False),
     Column("data", Text, nullable=False),
+)
+
+managed_processes = Table(
+    "managed_processes",
+    metadata,
+    Column("server_id", String(36), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("state", Text, nullable=False),  # JSON: the agent's view
+    Column("updated_at", Float, nullable=False),
+)
+
+process_lines = Table(
+    "process_lines",
+    metadata,
+    Column("server_id", String(36), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+process_requests = Table(
+    "process_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("server_id", String(36), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # start stop restart kill input
+    Column("text", Text),
+    Column("requested_by", String(255), nullable=False),
+    Column("state", String(16), nullable=False),  # queued sent done failed expired lost
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("done_at", Float),
+    Index("ix_process_requests_state", "state"),
 )

@@ -1,4 +1,5 @@
-"""Remote operations (issue 21): `agent_links`, `commands`, `command_output`.
+"""Remote operations (issue 21): `agent_links`, `commands`, `command_output`, and managed
+processes: `managed_processes`, `process_lines`, `process_requests`.
 
 Revision ID: 0010_control
 Revises: 0009_health
@@ -57,8 +58,43 @@ def upgrade() -> None:
             sa.Column("data", sa.Text, nullable=False),
         )  # fmt: skip
 
+    if not inspector.has_table("managed_processes"):
+        op.create_table(
+            "managed_processes",
+            sa.Column("server_id", sa.String(36), primary_key=True),
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("state", sa.Text, nullable=False),
+            sa.Column("updated_at", sa.Float, nullable=False),
+        )
+    if not inspector.has_table("process_lines"):
+        op.create_table(
+            "process_lines",
+            sa.Column("server_id", sa.String(36), primary_key=True),
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("seq", sa.Integer, primary_key=True),
+            sa.Column("ts", sa.Float, nullable=False),
+            sa.Column("data", sa.Text, nullable=False),
+        )
+    if not inspector.has_table("process_requests"):
+        op.create_table(
+            "process_requests",
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("server_id", sa.String(36), nullable=False),
+            sa.Column("name", sa.String(64), nullable=False),
+            sa.Column("action", sa.String(16), nullable=False),
+            sa.Column("text", sa.Text),
+            sa.Column("requested_by", sa.String(255), nullable=False),
+            sa.Column("state", sa.String(16), nullable=False),
+            sa.Column("message", sa.Text, nullable=False),
+            sa.Column("created_at", sa.Float, nullable=False),
+            sa.Column("done_at", sa.Float),
+        )
+        op.create_index("ix_process_requests_state", "process_requests", ["state"])
+
 
 def downgrade() -> None:
+    for table in ("process_requests", "process_lines", "managed_processes"):
+        op.drop_table(table)
     op.drop_table("command_output")
     op.drop_table("commands")
     op.drop_table("agent_links")

@@ -1,0 +1,204 @@
+"""Managed processes on the hub's side (A14, issue 21.3): what each agent reported about its
+processes, their last output lines, and the start / stop / restart / kill / input requests.
+
+A request is a `process_requests` row (`queued`); the hub process holding the agent's channel
+sends it (`control/dispatch.py`, `sent`), the agent's `ack` ends it (`done` or `failed` with
+the agent's reason). `request` waits up to `WAIT_SECONDS` for that answer, so an API caller
+usually learns the outcome in the same call (202 with `state: queued|sent` when it takes
+longer). Like commands, requests are refused with 409 while the agent has no channel, and a
+request no process sent within `QUEUE_SECONDS` ends `expired`. Every request is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.errors import ApiError
+from fleetwatch.hub.services.audit import record as record_audit
+from fleetwatch.hub.services.commands import _link
+from fleetwatch.hub.store.tables import servers
+from fleetwatch.hub.store.tables_control import (
+    LINES_KEPT,
+    managed_processes,
+    process_lines,
+    process_requests,
+)
+
+WAIT_SECONDS = 5.0
+ACTIONS = ("start", "stop", "restart", "kill", "input")
+
+
+def _known(conn: Connection, server_id: str) -> None:
+    if conn.execute(select(servers.c.id).where(servers.c.id == server_id)).first() is None:
+        raise ApiError(404, "not_found", f"no server with id {server_id!r}")
+
+
+def _states(conn: Connection, server_id: str) -> dict[str, dict[str, Any]]:
+    m = managed_processes.c
+    rows = conn.execute(select(m.name, m.state).where(m.server_id == server_id)).all()
+    return {r.name: orjson.loads(r.state) for r in rows}
+
+
+async def list_processes(ctx: HubContext, server_id: str) -> dict[str, Any]:
+    def q(conn: Connection) -> dict[str, Any]:
+        _known(conn, server_id)
+        link = _link(conn, server_id, time.time())
+        states = _states(conn, server_id)
+        now = time.time()
+        items = []
+        for name in sorted(states):
+            s = states[name]
+            started = s.get("started_at")
+            uptime = now - started if s.get("state") == "running" and started else None
+            items.append({**s, "uptime_seconds": uptime})
+        return {"server_id": server_id, "connected": link is not None, "processes": items}
+
+    return await ctx.db.read(q)
+
+
+async def process_detail(ctx: HubContext, server_id: str, name: str, after: int) -> dict[str, Any]:
+    def q(conn: Connection) -> dict[str, Any]:
+        _known(conn, server_id)
+        state = _states(conn, server_id).get(name)
+        if state is None:
+            raise ApiError(404, "not_found", f"no managed process {name!r} on this server")
+        p = process_lines.c
+        rows = conn.execute(
+            select(p.seq, p.ts, p.data)
+            .where(p.server_id == server_id, p.name == name, p.seq > after)
+            .order_by(p.seq)
+        ).all()
+        lines = [{"seq": r.seq, "ts": r.ts, "data": r.data} for r in rows]
+        return {**state, "lines": lines, "next_after": rows[-1].seq if rows else after}
+
+    return await ctx.db.read(q)
+
+
+async def request(
+    ctx: HubContext, actor: str, server_id: str, name: str, action: str, text: str | None = None
+) -> dict[str, Any]:
+    rid = str(uuid.uuid4())
+    now = time.time()
+
+    def job(conn: Connection) -> None:
+        _known(conn, server_id)
+        hello = _link(conn, server_id, now)
+        if hello is None:
+            raise ApiError(
+                409,
+                "agent_offline",
+                "the server's agent is not connected to the hub "
+                "(control channel down); try again when it is",
+            )
+        if name not in _states(conn, server_id):
+            raise ApiError(
+                404,
+                "not_found",
+                f"no managed process {name!r} on this server "
+                "(the `processes` key of its agent config)",
+            )
+        conn.execute(
+            insert(process_requests).values(
+                id=rid,
+                server_id=server_id,
+                name=name,
+                action=action,
+                text=text,
+                requested_by=actor,
+                state="queued",
+                message="",
+                created_at=now,
+            )
+        )
+        detail: dict[str, Any] = {"request_id": rid, "process": name}
+        if text is not None:
+            detail["bytes"] = len(text.encode())
+        record_audit(conn, actor, f"process.{action}", server_id, detail)
+
+    await ctx.db.write(job)
+    from fleetwatch.hub.control import links_of
+
+    links_of(ctx).kick()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        row = await ctx.db.read(
+            lambda conn: conn.execute(
+                select(process_requests).where(process_requests.c.id == rid)
+            ).first()
+        )
+        if row is not None and (
+            row.state in ("done", "failed", "expired", "lost") or time.monotonic() >= deadline
+        ):
+            return {
+                "id": rid,
+                "name": name,
+                "action": action,
+                "state": row.state,
+                "message": row.message,
+            }
+        await asyncio.sleep(0.01)
+
+
+# --- what the agent reports ------------------------------------------------------------------
+
+
+def save_state(conn: Connection, server_id: str, state: dict[str, Any]) -> None:
+    name = str(state.get("name") or "")[:64]
+    if not name:
+        return
+    view = {
+        k: state.get(k)
+        for k in ("name", "state", "pid", "started_at", "restarts", "exit_code", "restart")
+    }
+    m = managed_processes.c
+    conn.execute(delete(managed_processes).where(m.server_id == server_id, m.name == name))
+    conn.execute(
+        insert(managed_processes).values(
+            server_id=server_id,
+            name=name,
+            state=orjson.dumps(view).decode(),
+            updated_at=time.time(),
+        )
+    )
+
+
+def replace_states(conn: Connection, server_id: str, states: list[dict[str, Any]]) -> None:
+    """A `hello`: its processes are the whole list (removed ones go)."""
+    conn.execute(delete(managed_processes).where(managed_processes.c.server_id == server_id))
+    for state in states[:256]:
+        if isinstance(state, dict):
+            save_state(conn, server_id, state)
+
+
+def add_line(conn: Connection, server_id: str, name: str, data: str) -> None:
+    p = process_lines.c
+    where = (p.server_id == server_id, p.name == name)
+    last = conn.execute(select(func.max(p.seq)).where(*where)).scalar() or 0
+    conn.execute(
+        insert(process_lines).values(
+            server_id=server_id, name=name, seq=last + 1, ts=time.time(), data=data
+        )
+    )
+    if (last + 1) % 50 == 0:  # trim now and then, not on every line
+        conn.execute(delete(process_lines).where(*where, p.seq <= last + 1 - LINES_KEPT))
+
+
+def acknowledge(conn: Connection, server_id: str, message: dict[str, Any]) -> None:
+    r = process_requests.c
+    state = "done" if message.get("ok") is True else "failed"
+    conn.execute(
+        update(process_requests)
+        .where(
+            r.id == str(message.get("id")),
+            r.server_id == server_id,
+            r.state.in_(("queued", "sent")),
+        )
+        .values(state=state, message=str(message.get("message") or "")[:2000], done_at=time.time())
+    )
