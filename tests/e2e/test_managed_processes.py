@@ -124,3 +124,59 @@ def test_wrong_requests_get_clear_answers(
     }, codes
     assert "already running" in answers["start running"].json()["message"]
     assert os.path.exists(CONSOLE)
+
+
+def test_a_scheduled_restart_warns_then_restarts_and_schedules_can_be_cancelled(
+    managed: tuple[RunningHub, str, Path, httpx.Client],
+) -> None:
+    _hub, server_id, _folder, api = managed
+    first = wait_for(
+        lambda: (s := state(api, server_id))["state"] == "running" and s, what="the process"
+    )
+    at = time.time() + 3
+    plan = {"at": at, "warnings": [2, 1], "message": "restart in {seconds} s"}
+    r = api.post(f"/api/servers/{server_id}/processes/echo/scheduled-restart", json=plan)
+    assert r.status_code == 201, r.text
+    assert len(r.json()["schedules"]) == 3
+    wait_for(
+        lambda: {"echo: restart in 2 s", "echo: restart in 1 s"} <= set(lines(api, server_id)),
+        timeout=10,
+        what="the warnings on stdin",
+    )
+    again = wait_for(
+        lambda: (s := state(api, server_id))["restarts"] > first["restarts"] and s,
+        timeout=10,
+        what="the scheduled restart",
+    )
+    assert again["pid"] != first["pid"]
+    listed = api.get(f"/api/servers/{server_id}/schedules").json()["schedules"]
+    assert {s["state"] for s in listed} == {"done"} and all(s["runs"] == 1 for s in listed)
+    # a repeating schedule is listed until cancelled; bad ones are refused
+    every = {"cron": "*/5 * * * *", "input": {"process": "echo", "text": "tick"}}
+    made = api.post(f"/api/servers/{server_id}/schedules", json=every)
+    assert made.status_code == 201 and made.json()["next_run"] > time.time(), made.text
+    assert api.delete(f"/api/schedules/{made.json()['id']}").json()["cancelled"] == 1
+    assert api.delete(f"/api/schedules/{made.json()['id']}").status_code == 409
+    bad = {
+        "cron": api.post(
+            f"/api/servers/{server_id}/schedules",
+            json={"cron": "61 * * * *", "input": {"process": "echo", "text": "x"}},
+        ),
+        "past": api.post(
+            f"/api/servers/{server_id}/schedules",
+            json={"at": time.time() - 60, "input": {"process": "echo", "text": "x"}},
+        ),
+        "two": api.post(
+            f"/api/servers/{server_id}/schedules",
+            json={
+                "at": time.time() + 60,
+                "cron": "* * * * *",
+                "input": {"process": "echo", "text": "x"},
+            },
+        ),
+    }
+    assert {k: (v.status_code, v.json()["error"]["field"]) for k, v in bad.items()} == {
+        "cron": (422, "cron"),
+        "past": (422, "at"),
+        "two": (422, None),
+    }

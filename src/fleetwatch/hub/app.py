@@ -42,6 +42,7 @@ from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api import processes as processes_api
 from fleetwatch.hub.api import prometheus as prometheus_api
+from fleetwatch.hub.api import schedules as schedules_api
 from fleetwatch.hub.api.nul_guard import NulGuard
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.bridge import PgBridge, start_bridge
@@ -56,7 +57,14 @@ from fleetwatch.hub.logsetup import logs_dir
 from fleetwatch.hub.remote_write import RemoteWriteConfig
 from fleetwatch.hub.remote_write.writer import REMOTE_WRITER_KEY, RemoteWriter
 from fleetwatch.hub.services import alerts as alert_service
-from fleetwatch.hub.services import export_schedule, health_history, keys, retention, selfmon
+from fleetwatch.hub.services import (
+    export_schedule,
+    health_history,
+    keys,
+    retention,
+    schedules,
+    selfmon,
+)
 from fleetwatch.hub.services import users as user_accounts
 from fleetwatch.hub.services.servers import DELETE_HOOKS_KEY
 from fleetwatch.hub.settings import HubSettings, load_settings
@@ -216,6 +224,7 @@ def create_app(
     app.include_router(hub_status.router)
     app.include_router(health.router)
     app.include_router(commands.router)
+    app.include_router(schedules_api.router)  # before processes: `.../{name}/{action}`
     app.include_router(processes_api.router)
     app.include_router(control_endpoint.router)
     app.include_router(stream_endpoint.router)
@@ -233,7 +242,7 @@ def create_app(
 
 class _Singletons:
     """The jobs only the elected leader runs: alert evaluation, retention, periodic export,
-    the health-score history, remote-write."""
+    the health-score history, scheduled messages, remote-write."""
 
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
@@ -248,6 +257,7 @@ class _Singletons:
                 asyncio.create_task(retention.run_periodic(self.ctx), name="retention"),
                 asyncio.create_task(export_schedule.run_periodic(self.ctx), name="export"),
                 asyncio.create_task(health_history.run_periodic(self.ctx), name="health"),
+                asyncio.create_task(schedules.run_periodic(self.ctx), name="schedules"),
             ]
             remote = RemoteWriteConfig.of(self.ctx.settings)
             if remote is not None:

@@ -81,9 +81,10 @@ async def process_detail(ctx: HubContext, server_id: str, name: str, after: int)
     return await ctx.db.read(q)
 
 
-async def request(
+async def enqueue(
     ctx: HubContext, actor: str, server_id: str, name: str, action: str, text: str | None = None
-) -> dict[str, Any]:
+) -> str:
+    """Queue a request (404 unknown server or process, 409 agent offline); its id."""
     rid = str(uuid.uuid4())
     now = time.time()
 
@@ -126,12 +127,19 @@ async def request(
     from fleetwatch.hub.control import links_of
 
     links_of(ctx).kick()
+    return rid
+
+
+async def request(
+    ctx: HubContext, actor: str, server_id: str, name: str, action: str, text: str | None = None
+) -> dict[str, Any]:
+    """`enqueue`, then wait up to `WAIT_SECONDS` for the agent's answer."""
+    rid = await enqueue(ctx, actor, server_id, name, action, text)
     deadline = time.monotonic() + WAIT_SECONDS
+    r = process_requests.c
     while True:
         row = await ctx.db.read(
-            lambda conn: conn.execute(
-                select(process_requests).where(process_requests.c.id == rid)
-            ).first()
+            lambda conn: conn.execute(select(r.state, r.message).where(r.id == rid)).first()
         )
         if row is not None and (
             row.state in ("done", "failed", "expired", "lost") or time.monotonic() >= deadline

@@ -105,3 +105,28 @@ process_requests = Table(
     Column("done_at", Float),
     Index("ix_process_requests_state", "state"),
 )
+
+#: scheduled messages (H16): one-off (`at`) or repeating (`cron`) sends of a line to a managed
+#: process's stdin, a process action, or an allow-listed command
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("server_id", String(36), nullable=False),
+    Column("group_id", String(36)),  # the steps of one "warn, then restart" plan
+    Column("label", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),  # input | process | command
+    Column("process", String(64)),
+    Column("text", Text),  # the line (input) or the action (process)
+    Column("argv", Text),  # JSON (command)
+    Column("at", Float),
+    Column("cron", String(128)),
+    Column("next_run", Float),
+    Column("state", String(16), nullable=False),  # active done failed missed cancelled
+    Column("runs", Integer, nullable=False, default=0),
+    Column("last_run", Float),
+    Column("last_result", Text),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_schedules_due", "state", "next_run"),
+)

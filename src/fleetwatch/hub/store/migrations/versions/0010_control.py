@@ -1,5 +1,6 @@
 """Remote operations (issue 21): `agent_links`, `commands`, `command_output`, and managed
-processes: `managed_processes`, `process_lines`, `process_requests`.
+processes: `managed_processes`, `process_lines`, `process_requests`; scheduled messages:
+`schedules`.
 
 Revision ID: 0010_control
 Revises: 0009_health
@@ -91,8 +92,32 @@ def upgrade() -> None:
         )
         op.create_index("ix_process_requests_state", "process_requests", ["state"])
 
+    if not inspector.has_table("schedules"):
+        op.create_table(
+            "schedules",
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("server_id", sa.String(36), nullable=False),
+            sa.Column("group_id", sa.String(36)),
+            sa.Column("label", sa.String(255), nullable=False),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("process", sa.String(64)),
+            sa.Column("text", sa.Text),
+            sa.Column("argv", sa.Text),
+            sa.Column("at", sa.Float),
+            sa.Column("cron", sa.String(128)),
+            sa.Column("next_run", sa.Float),
+            sa.Column("state", sa.String(16), nullable=False),
+            sa.Column("runs", sa.Integer, nullable=False),
+            sa.Column("last_run", sa.Float),
+            sa.Column("last_result", sa.Text),
+            sa.Column("created_by", sa.String(255), nullable=False),
+            sa.Column("created_at", sa.Float, nullable=False),
+        )
+        op.create_index("ix_schedules_due", "schedules", ["state", "next_run"])
+
 
 def downgrade() -> None:
+    op.drop_table("schedules")
     for table in ("process_requests", "process_lines", "managed_processes"):
         op.drop_table(table)
     op.drop_table("command_output")
