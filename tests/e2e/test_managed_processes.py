@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from agent_runtime_support import AgentProcess, wait_for
-from hubtest import RunningHub, admin_token, running_hub
 from test_remote_commands import connected, start_agent
+
+from agent_runtime_support import wait_for
+from hubtest import RunningHub, admin_token, running_hub
 
 pytestmark = pytest.mark.e2e
 CONSOLE = Path(__file__).parents[1] / "fixtures" / "echo_console.py"
@@ -68,7 +68,7 @@ def test_start_stop_input_and_crash_restart(
     # the FIFO made before the process started, written by anyone on the host
     fifo = folder / "echo.stdin"
     assert fifo.is_fifo()
-    with open(fifo, "w") as pipe:  # noqa: PTH123 (a named pipe)
+    with open(fifo, "w") as pipe:
         pipe.write("via fifo\n")
     wait_for(lambda: "echo: via fifo" in lines(api, server_id), what="the FIFO line")
     # the file queue: `timestamp:command`, each id once

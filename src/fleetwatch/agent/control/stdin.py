@@ -98,39 +98,45 @@ def make_stdin(folder: Path, name: str) -> Stdin:
 
 
 class CommandFile:
-    """`<name>_commands.txt`: `timestamp:command` lines from other tools."""
+    """`<name>_commands.txt`: `timestamp:command` lines from other tools. The file stays small
+    (truncated every `TRUNCATE_AFTER` relayed lines), so each poll reads it whole and relays
+    the lines whose id it has not seen; a line still being written waits for its newline."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.seen: set[str] = set()
+        self.seen: dict[str, None] = {}  # insertion-ordered: the newest ids are kept
         self.processed = 0
-        self._offset = 0
+
+    def _new(self, data: bytes) -> list[str]:
+        out = []
+        for raw in data.decode(errors="replace").splitlines():
+            stamp, sep, command = raw.partition(":")
+            if not sep or not stamp.strip() or stamp in self.seen:
+                continue
+            self.seen[stamp] = None
+            out.append(command)
+        return out
 
     def poll(self) -> list[str]:
         """The commands of lines not relayed before (oldest first)."""
         try:
-            size = self.path.stat().st_size
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return []
-        if size < self._offset:  # truncated by someone: start over (ids keep duplicates out)
-            self._offset = 0
-        if size == self._offset:
-            return []
-        with self.path.open("rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
-        self._offset += len(complete)
-        out = []
-        for raw in complete.decode(errors="replace").splitlines():
-            stamp, sep, command = raw.partition(":")
-            if not sep or not stamp.strip() or stamp in self.seen:
-                continue
-            self.seen.add(stamp)
-            out.append(command)
+        complete = data[: data.rfind(b"\n") + 1]
+        out = self._new(complete)
         self.processed += len(out)
         if self.processed >= TRUNCATE_AFTER:
-            self.path.write_text("")
-            self._offset, self.processed = 0, 0
-            self.seen = set(list(self.seen)[-TRUNCATE_AFTER:])
+            # move it aside, take what arrived meanwhile, put an unfinished line back
+            aside = self.path.with_name(self.path.name + ".done")
+            self.path.replace(aside)
+            rest = aside.read_bytes()[len(complete) :]
+            cut = rest.rfind(b"\n") + 1
+            out += self._new(rest[:cut])
+            if rest[cut:]:
+                with self.path.open("ab") as f:
+                    f.write(rest[cut:])
+            aside.unlink()
+            self.processed = 0
+            self.seen = dict.fromkeys(list(self.seen)[-TRUNCATE_AFTER:])
         return out
