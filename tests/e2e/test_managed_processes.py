@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from test_remote_commands import connected, start_agent
 
 from agent_runtime_support import wait_for
+from controlhelp import connected, start_agent
 from hubtest import RunningHub, admin_token, running_hub
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from nicegui import ui
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alerts, dashboard, health
 from fleetwatch.hub.services.users import Principal
-from fleetwatch.hub.ui import cards, charts, live, server_manage, server_overview
+from fleetwatch.hub.ui import cards, charts, live, server_manage, server_ops, server_overview
 from fleetwatch.hub.ui.access import hub_ctx, page_principal, to_login
 from fleetwatch.hub.ui.frame import frame
 from fleetwatch.hub.ui.units import (
@@ -158,7 +158,9 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
         t_charts = ui.tab("Charts")
         t_procs = ui.tab("Processes")
         t_live = ui.tab("Performance monitor").mark("tab-live")
-    chosen = {"Charts": t_charts, "Processes": t_procs, "Live": t_live}.get(tab, t_over)
+        t_ops = ui.tab("Operations") if who.can("operator") else None
+    named = {"Charts": t_charts, "Processes": t_procs, "Live": t_live, "Operations": t_ops}
+    chosen = named.get(tab) or t_over
     panels = ui.tab_panels(tabs, value=chosen).classes("w-full bg-transparent")
     with panels:
         with ui.tab_panel(t_over).classes("gap-3"):
@@ -178,10 +180,26 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
             _processes_tab(detail)
         with ui.tab_panel(t_live):
             monitor = await live.monitor(ctx, server_id, s.get("thresholds"), chosen is t_live)
+        ops = None
+        if t_ops is not None:
+            with ui.tab_panel(t_ops).classes("gap-3"):
+                ops = ui.column().classes("w-full gap-3")
+    built: list[bool] = []
+
+    async def build_ops() -> None:  # on first view: its consoles poll while the page is open
+        if ops is not None and not built:
+            built.append(True)
+            with ops:
+                await server_ops.operations_tab(ctx, who, server_id)
+
+    if chosen is t_ops:
+        await build_ops()
 
     async def switched(e: Any) -> None:
         # the performance monitor polls and keeps the agent streaming only while shown
         await monitor.show(e.value in (t_live, t_live._props.get("name")))
+        if t_ops is not None and e.value in (t_ops, t_ops._props.get("name")):
+            await build_ops()
 
     panels.on_value_change(switched)
 
