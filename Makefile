@@ -59,6 +59,8 @@ bench-hub: $(STAMP)
 	test -x /usr/sbin/snmpd || apt-get install -y --no-install-recommends snmpd
 	$(BIN)/python bench/snmp.py
 	$(BIN)/python bench/remote_write.py
+	$(BIN)/python bench/health.py
+	$(BIN)/python bench/commands.py
 
 ## make bench-ui: the dashboard with 1,000 servers in Debian chromium: first render, bytes,
 ## RSS per open dashboard, hub CPU with 10 dashboards (UI_BENCH_ARGS="--servers 200 --seconds 5

@@ -36,6 +36,8 @@ class Link:
     connected_at: float
     sent: int = 0
     received: int = 0
+    #: writes of this channel's output still being committed (an `exit` waits for them)
+    pending: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +47,13 @@ class Links:
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     by_server: dict[str, Link] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: process requests answered here: request id → the future its caller awaits
+    waiters: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+
+    def answered(self, request_id: str, message: dict[str, Any]) -> None:
+        future = self.waiters.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_result(message)
 
     def kick(self) -> None:
         """A command was queued here: let the dispatcher look now."""

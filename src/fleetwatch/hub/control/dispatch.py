@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select, update
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.control import LINK_REFRESH_SECONDS, POLL_SECONDS, Links, links_of
-from fleetwatch.hub.services.commands import QUEUE_SECONDS
+from fleetwatch.hub.services.commands import QUEUE_SECONDS, mark_lost
 from fleetwatch.hub.store.tables_control import agent_links, commands, process_requests
 from fleetwatch.protocol.control import encode
 
@@ -115,25 +115,13 @@ def message_of(row: Any) -> str:
 async def _send_claimed(ctx: HubContext, links: Links, rows: list[Any]) -> None:
     for row in rows:
         if not await links.send(row.server_id, message_of(row)):
-
-            def lost(conn: Connection, cid: str = row.id) -> None:
-                conn.execute(
-                    update(commands)
-                    .where(commands.c.id == cid, commands.c.state == "running")
-                    .values(
-                        state="lost",
-                        finished_at=time.time(),
-                        message="the control channel closed before it was sent",
-                    )
-                )
-
-            await ctx.db.write(lost)
+            await ctx.db.write(functools.partial(mark_lost, cid=row.id))
 
 
 async def run(ctx: HubContext) -> None:
     """The dispatcher of this process (every hub process; cancel the task to stop it)."""
     links = links_of(ctx)
-    refreshed = time.monotonic()
+    refreshed = expired = time.monotonic()
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(links.wake.wait(), POLL_SECONDS)
@@ -141,7 +129,9 @@ async def run(ctx: HubContext) -> None:
         try:
             now = time.time()
             ids = list(links.by_server)
-            await ctx.db.write(functools.partial(_expire, now=now))
+            if time.monotonic() - expired >= 1.0:
+                expired = time.monotonic()
+                await ctx.db.write(functools.partial(_expire, now=now))
             if ids:
                 rows = await ctx.db.write(functools.partial(_claim, server_ids=ids, now=now))
                 await _send_claimed(ctx, links, rows)

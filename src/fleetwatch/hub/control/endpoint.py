@@ -74,24 +74,39 @@ def _hello_view(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _record(conn: Connection, items: list[tuple[str, str, dict[str, Any]]]) -> list[None]:
+    """(Writer) output lines and process states, in arrival order, in one transaction."""
+    for kind, server_id, message in items:
+        if kind == "output":
+            stream = "stderr" if message.get("stream") == "stderr" else "stdout"
+            data = str(message.get("data") or "").replace("\x00", "\ufffd")
+            commands.add_output(conn, str(message.get("id") or "")[:64], stream, data)
+        elif kind == "process_output":
+            name = str(message.get("name") or "")[:64]
+            data = str(message.get("data") or "").replace("\x00", "\ufffd")[:65536]
+            processes.add_line(conn, server_id, name, data)
+        else:
+            processes.save_state(conn, server_id, message)
+    return [None] * len(items)
+
+
 async def _handle(ctx: HubContext, link: Link, text: str) -> None:
+    """One agent frame. Output and states are queued to the writer without waiting (the
+    channel keeps reading); an `exit` or `ack` first waits for what came before it."""
     message = decode(text, AGENT_TYPES)
     kind = message["type"]
-    cid = str(message.get("id") or "")[:64]
-    if kind == "output":
-        stream = "stderr" if message.get("stream") == "stderr" else "stdout"
-        data = str(message.get("data") or "").replace("\x00", "\ufffd")
-        await ctx.db.write(lambda conn: commands.add_output(conn, cid, stream, data))
-    elif kind == "exit":
+    if kind in ("output", "process_output", "process_state"):
+        link.pending = [f for f in link.pending if not f.done()]
+        link.pending.append(ctx.db.enqueue(_record, (kind, link.server_id, message)))
+        return
+    if kind in ("exit", "ack") and link.pending:
+        await asyncio.gather(*link.pending, return_exceptions=True)
+        link.pending = []
+    if kind == "exit":
         await ctx.db.write(lambda conn: commands.finish(conn, link.server_id, message))
-    elif kind == "process_state":
-        await ctx.db.write(lambda conn: processes.save_state(conn, link.server_id, message))
-    elif kind == "process_output":
-        name = str(message.get("name") or "")[:64]
-        data = str(message.get("data") or "").replace("\x00", "\ufffd")[:65536]
-        await ctx.db.write(lambda conn: processes.add_line(conn, link.server_id, name, data))
     elif kind == "ack":
         await ctx.db.write(lambda conn: processes.acknowledge(conn, link.server_id, message))
+        links_of(ctx).answered(str(message.get("id")), message)
     elif kind == "error":
         log.warning(
             "agent %s could not use a control message: %s",

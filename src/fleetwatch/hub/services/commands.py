@@ -25,7 +25,7 @@ from fleetwatch.hub.errors import ApiError
 from fleetwatch.hub.services.audit import record as record_audit
 from fleetwatch.hub.store.tables import servers
 from fleetwatch.hub.store.tables_control import agent_links, command_output, commands
-from fleetwatch.protocol.control import EXIT_STATES, command_allowed
+from fleetwatch.protocol.control import EXIT_STATES, command_allowed, encode
 
 #: an agent link not refreshed for this long is gone (its hub process died)
 LINK_FRESH_SECONDS = 90.0
@@ -85,8 +85,16 @@ async def create(
     timeout: float,
     env: dict[str, str],
 ) -> dict[str, Any]:
+    from fleetwatch.hub.control import links_of
+    from fleetwatch.hub.control.dispatch import MAX_OUTPUT_BYTES
+
     now = time.time()
     cid = str(uuid.uuid4())
+    links = links_of(ctx)
+    # the agent's channel is held by this process: the row is `running` at once and the
+    # command goes out right after the commit (no dispatcher round); else it waits `queued`
+    local = server_id in links.by_server
+    state = "running" if local else "queued"
 
     def job(conn: Connection) -> dict[str, Any]:
         if conn.execute(select(servers.c.id).where(servers.c.id == server_id)).first() is None:
@@ -101,11 +109,12 @@ async def create(
                 env=orjson.dumps(env).decode(),
                 timeout_seconds=timeout,
                 requested_by=actor,
-                state="queued",
+                state=state,
                 output_bytes=0,
                 truncated=False,
                 message="",
                 created_at=now,
+                sent_at=now if local else None,
             )
         )
         what = (
@@ -114,13 +123,37 @@ async def create(
             else {"command_id": cid, "shell": shell}
         )
         record_audit(conn, actor, "command.run", server_id, what)
-        return {"id": cid, "server_id": server_id, "state": "queued", "created_at": now}
+        return {"id": cid, "server_id": server_id, "state": state, "created_at": now}
 
     created = await ctx.db.write(job)
-    from fleetwatch.hub.control import links_of
-
-    links_of(ctx).kick()
+    if not local:
+        links.kick()
+        return created
+    fields: dict[str, Any] = {
+        "id": cid,
+        "timeout_seconds": timeout,
+        "env": env,
+        "max_output_bytes": MAX_OUTPUT_BYTES,
+    }
+    fields.update({"argv": argv} if argv is not None else {"shell": shell})
+    if not await links.send(server_id, encode("command", **fields)):
+        await ctx.db.write(lambda conn: mark_lost(conn, cid))
+        created["state"] = "lost"
     return created
+
+
+def mark_lost(conn: Connection, cid: str) -> None:
+    """A command that could not be sent (the channel closed): it never runs."""
+    c = commands.c
+    conn.execute(
+        update(commands)
+        .where(c.id == cid, c.state == "running")
+        .values(
+            state="lost",
+            finished_at=time.time(),
+            message="the control channel closed before it was sent",
+        )
+    )
 
 
 async def control_status(ctx: HubContext, server_id: str) -> dict[str, Any]:

@@ -84,9 +84,15 @@ async def process_detail(ctx: HubContext, server_id: str, name: str, after: int)
 async def enqueue(
     ctx: HubContext, actor: str, server_id: str, name: str, action: str, text: str | None = None
 ) -> str:
-    """Queue a request (404 unknown server or process, 409 agent offline); its id."""
+    """Queue a request (404 unknown server or process, 409 agent offline); its id. When this
+    process holds the agent's channel the request goes out right after the commit (`sent`)."""
+    from fleetwatch.hub.control import links_of
+    from fleetwatch.hub.control.dispatch import request_message
+
     rid = str(uuid.uuid4())
     now = time.time()
+    links = links_of(ctx)
+    local = server_id in links.by_server
 
     def job(conn: Connection) -> None:
         _known(conn, server_id)
@@ -113,7 +119,7 @@ async def enqueue(
                 action=action,
                 text=text,
                 requested_by=actor,
-                state="queued",
+                state="sent" if local else "queued",
                 message="",
                 created_at=now,
             )
@@ -123,18 +129,62 @@ async def enqueue(
             detail["bytes"] = len(text.encode())
         record_audit(conn, actor, f"process.{action}", server_id, detail)
 
-    await ctx.db.write(job)
-    from fleetwatch.hub.control import links_of
-
-    links_of(ctx).kick()
+    if local:
+        links.waiters[rid] = asyncio.get_running_loop().create_future()
+    try:
+        await ctx.db.write(job)
+    except BaseException:
+        links.waiters.pop(rid, None)
+        raise
+    if not local:
+        links.kick()
+        return rid
+    row = {"id": rid, "server_id": server_id, "name": name, "action": action, "text": text}
+    if not await links.send(server_id, request_message(_Row(row))):
+        links.waiters.pop(rid, None)
+        await ctx.db.write(
+            lambda conn: conn.execute(
+                update(process_requests)
+                .where(process_requests.c.id == rid)
+                .values(
+                    state="lost",
+                    done_at=time.time(),
+                    message="the control channel closed before it was sent",
+                )
+            )
+        )
     return rid
+
+
+class _Row:
+    """A request as `dispatch.request_message` reads it (attributes of a row)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 async def request(
     ctx: HubContext, actor: str, server_id: str, name: str, action: str, text: str | None = None
 ) -> dict[str, Any]:
     """`enqueue`, then wait up to `WAIT_SECONDS` for the agent's answer."""
+    from fleetwatch.hub.control import links_of
+
     rid = await enqueue(ctx, actor, server_id, name, action, text)
+    waiter = links_of(ctx).waiters.get(rid)
+    if waiter is not None:  # answered in this process: no polling
+        try:
+            ack = await asyncio.wait_for(waiter, WAIT_SECONDS)
+        except TimeoutError:
+            links_of(ctx).waiters.pop(rid, None)
+        else:
+            state = "done" if ack.get("ok") is True else "failed"
+            return {
+                "id": rid,
+                "name": name,
+                "action": action,
+                "state": state,
+                "message": str(ack.get("message") or "")[:2000],
+            }
     deadline = time.monotonic() + WAIT_SECONDS
     r = process_requests.c
     while True:
