@@ -5,12 +5,13 @@ queue (de-duplicated, truncated) and WebSocket masking."""
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from fleetwatch.agent.control.commands import Journal
+from fleetwatch.agent.control.commands import CommandRunner, Journal
 from fleetwatch.agent.control.stdin import TRUNCATE_AFTER, CommandFile
 from fleetwatch.agent.control.ws import _mask, accept_key
 from fleetwatch.errors import ConfigError
@@ -138,3 +139,49 @@ def test_websocket_masking_and_accept_key() -> None:
     assert masked == bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     assert _mask(masked, mask) == payload and _mask(b"", mask) == b""
     assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455
+
+
+def _runner(tmp_path: Path, **policy: object) -> tuple[CommandRunner, list[dict[str, object]]]:
+    import json
+
+    sent: list[dict[str, object]] = []
+    base = {
+        "allow": ["echo"],
+        "shell": False,
+        "user": "",
+        "max_output_bytes": 1 << 20,
+        "max_timeout_seconds": 60,
+    }
+    runner = CommandRunner(
+        {**base, **policy} if policy.get("off") is None else None,
+        Journal(tmp_path / "j"),
+        lambda text: sent.append(json.loads(text)),
+    )
+    return runner, sent
+
+
+def test_the_agent_refuses_what_its_own_config_does_not_allow(tmp_path: Path) -> None:
+    off, sent = _runner(tmp_path, off=True)
+    off.start({"id": "a", "argv": ["echo", "x"]})
+    assert sent[-1]["state"] == "refused" and "off on this host" in str(sent[-1]["message"])
+    runner, sent = _runner(tmp_path)
+    for message, why in [
+        ({"id": "b", "argv": ["rm", "-rf", "/"]}, "allow"),
+        ({"id": "c", "shell": "echo x"}, "shell"),
+        ({"id": "d", "argv": ["echo"], "env": {"A=B": "x"}}, "env"),
+        ({"id": "e", "argv": []}, "argv"),
+    ]:
+        runner.start(message)
+        assert sent[-1]["state"] == "refused" and why in str(sent[-1]["message"]), sent[-1]
+    assert not (tmp_path / "j").exists(), "nothing refused reaches the journal"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_a_root_agent_without_a_user_runs_nothing(tmp_path: Path) -> None:
+    runner, sent = _runner(tmp_path)
+    runner.start({"id": "r1", "argv": ["echo", "as root?"]})
+    deadline = time.monotonic() + 5
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent and sent[-1]["state"] == "failed"
+    assert "commands.user" in str(sent[-1]["message"])
