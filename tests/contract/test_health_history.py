@@ -76,6 +76,7 @@ def test_a_day_of_minutes_then_hourly_means(client: SyncClient) -> None:
     start = (now - 30 * HOUR) // HOUR * HOUR  # 30 hours ago, on the hour
     for minute in range(0, 60, 10):  # an hour that is now past the day: folds, then goes
         write(client, "group:db", 40.0 + minute, start + minute * 60)
+    write(client, "fleet", 100.0, start + HOUR + 60)  # the next hour's first minute folds it
     for back in (90, 30, 5):  # minutes within the day
         write(client, "group:db", 95.0, now - back * 60)
     write(client, "group:db", 96.0, now - 5 * 60)  # the same minute again: replaced

@@ -8,7 +8,7 @@ Same `metadata` as `tables.py`.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, String, Table
+from sqlalchemy import Column, Float, Index, Integer, String, Table
 
 from fleetwatch.hub.store.tables import metadata
 
@@ -23,6 +23,7 @@ health_minutes = Table(
     Column("cpu", Float),
     Column("memory", Float),
     Column("disk", Float),
+    Index("ix_health_minutes_ts", "ts"),  # the minute's rows, the hour to fold, the keep
 )
 
 health_hours = Table(
@@ -36,4 +37,5 @@ health_hours = Table(
     Column("cpu", Float),
     Column("memory", Float),
     Column("disk", Float),
+    Index("ix_health_hours_ts", "ts"),
 )
