@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
@@ -201,7 +202,9 @@ class ControlChannel:
             self.runner.start(message)
         elif kind == "cancel":
             self.runner.cancel(str(message.get("id")))
-        elif kind in ("process", "input"):  # a stop may take seconds: off the read loop
+        elif kind == "input" and hasattr(os, "mkfifo"):
+            self._process_request(message)  # a non-blocking write to the FIFO: done here
+        elif kind == "process":  # a stop may take seconds: off the read loop
             threading.Thread(target=self._process_request, args=(message,), daemon=True).start()
         elif kind == "error":
             log.warning("the hub could not use a control message: %s", message.get("message"))

@@ -36,8 +36,6 @@ class Link:
     connected_at: float
     sent: int = 0
     received: int = 0
-    #: writes of this channel's output still being committed (an `exit` waits for them)
-    pending: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
 @dataclass

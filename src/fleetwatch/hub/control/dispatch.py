@@ -12,10 +12,11 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, select, update
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.control import LINK_REFRESH_SECONDS, POLL_SECONDS, Links, links_of
+from fleetwatch.hub.services import processes
 from fleetwatch.hub.services.commands import QUEUE_SECONDS, mark_lost
 from fleetwatch.hub.store.tables_control import agent_links, commands, process_requests
 from fleetwatch.protocol.control import encode
@@ -25,46 +26,35 @@ log = logging.getLogger("fleetwatch.hub.control")
 MAX_OUTPUT_BYTES = 1 << 20
 
 
-def _claim(conn: Connection, server_ids: list[str], now: float) -> list[Any]:
-    c = commands.c
+def _claim(
+    conn: Connection, table: Table, sent: dict[str, Any], server_ids: list[str]
+) -> list[Any]:
+    """Take the `queued` rows of `table` for these channels, oldest first (a row another
+    process took meanwhile is left to it): each becomes `sent` (the values to set)."""
+    t = table.c
     rows = conn.execute(
-        select(commands)
-        .where(c.state == "queued", c.server_id.in_(server_ids))
-        .order_by(c.created_at)
+        select(table).where(t.state == "queued", t.server_id.in_(server_ids)).order_by(t.created_at)
     ).all()
     claimed = []
     for row in rows:
-        done = conn.execute(
-            update(commands)
-            .where(c.id == row.id, c.state == "queued")
-            .values(state="running", sent_at=now)
-        )
+        done = conn.execute(update(table).where(t.id == row.id, t.state == "queued").values(sent))
         if done.rowcount:
             claimed.append(row)
     return claimed
+
+
+def _claim_commands(conn: Connection, server_ids: list[str], now: float) -> list[Any]:
+    return _claim(conn, commands, {"state": "running", "sent_at": now}, server_ids)
 
 
 def _claim_requests(conn: Connection, server_ids: list[str], now: float) -> list[Any]:
-    r = process_requests.c
-    rows = conn.execute(
-        select(process_requests)
-        .where(r.state == "queued", r.server_id.in_(server_ids))
-        .order_by(r.created_at)
-    ).all()
-    claimed = []
-    for row in rows:
-        done = conn.execute(
-            update(process_requests).where(r.id == row.id, r.state == "queued").values(state="sent")
-        )
-        if done.rowcount:
-            claimed.append(row)
-    return claimed
+    return _claim(conn, process_requests, {"state": "sent"}, server_ids)
 
 
-def request_message(row: Any) -> str:
-    if row.action == "input":
-        return encode("input", id=row.id, name=row.name, text=row.text or "")
-    return encode("process", id=row.id, name=row.name, action=row.action)
+def request_message(rid: str, name: str, action: str, text: str | None) -> str:
+    if action == "input":
+        return encode("input", id=rid, name=name, text=text or "")
+    return encode("process", id=rid, name=name, action=action)
 
 
 def _expire(conn: Connection, now: float) -> int:
@@ -133,13 +123,17 @@ async def run(ctx: HubContext) -> None:
                 expired = time.monotonic()
                 await ctx.db.write(functools.partial(_expire, now=now))
             if ids:
-                rows = await ctx.db.write(functools.partial(_claim, server_ids=ids, now=now))
+                rows = await ctx.db.write(
+                    functools.partial(_claim_commands, server_ids=ids, now=now)
+                )
                 await _send_claimed(ctx, links, rows)
                 asks = await ctx.db.write(
                     functools.partial(_claim_requests, server_ids=ids, now=now)
                 )
                 for row in asks:
-                    await links.send(row.server_id, request_message(row))
+                    message = request_message(row.id, row.name, row.action, row.text)
+                    if not await links.send(row.server_id, message):
+                        await ctx.db.write(functools.partial(processes.mark_lost, rid=row.id))
             if time.monotonic() - refreshed >= LINK_REFRESH_SECONDS and ids:
                 refreshed = time.monotonic()
                 await ctx.db.write(

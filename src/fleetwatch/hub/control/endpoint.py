@@ -75,7 +75,12 @@ def _hello_view(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(conn: Connection, items: list[tuple[str, str, dict[str, Any]]]) -> list[None]:
-    """(Writer) output lines and process states, in arrival order, in one transaction."""
+    """(Writer) a batch of agents' frames in one transaction: command output, process output
+    (one insert per process), process states, then exits and acks. An exit is committed
+    with (or after) the output that came ahead of it, never before."""
+    lines: dict[tuple[str, str], list[str]] = {}
+    acks: dict[str, list[dict[str, Any]]] = {}
+    exits: list[tuple[str, dict[str, Any]]] = []
     for kind, server_id, message in items:
         if kind == "output":
             stream = "stderr" if message.get("stream") == "stderr" else "stdout"
@@ -84,29 +89,42 @@ def _record(conn: Connection, items: list[tuple[str, str, dict[str, Any]]]) -> l
         elif kind == "process_output":
             name = str(message.get("name") or "")[:64]
             data = str(message.get("data") or "").replace("\x00", "\ufffd")[:65536]
-            processes.add_line(conn, server_id, name, data)
+            lines.setdefault((server_id, name), []).append(data)
+        elif kind == "exit":
+            exits.append((server_id, message))
+        elif kind == "ack":
+            acks.setdefault(server_id, []).append(message)
         else:
             processes.save_state(conn, server_id, message)
+    for (server_id, name), batch in lines.items():
+        processes.add_lines(conn, server_id, name, batch)
+    for server_id, message in exits:
+        commands.finish(conn, server_id, message)
+    for server_id, messages in acks.items():
+        processes.acknowledge(conn, server_id, messages)
     return [None] * len(items)
 
 
+RECORDED = ("output", "process_output", "process_state", "exit", "ack")
+
+
+def _written(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("an agent frame could not be stored: %s", future.exception())
+
+
 async def _handle(ctx: HubContext, link: Link, text: str) -> None:
-    """One agent frame. Output and states are queued to the writer without waiting (the
-    channel keeps reading); an `exit` or `ack` first waits for what came before it."""
+    """One agent frame. Rows are queued to the writer without waiting, so the channel keeps
+    reading while they commit; an ack answers its waiting API call once committed (the writer
+    keeps queue order: the caller then reads the process states the agent sent before it)."""
     message = decode(text, AGENT_TYPES)
     kind = message["type"]
-    if kind in ("output", "process_output", "process_state"):
-        link.pending = [f for f in link.pending if not f.done()]
-        link.pending.append(ctx.db.enqueue(_record, (kind, link.server_id, message)))
-        return
-    if kind in ("exit", "ack") and link.pending:
-        await asyncio.gather(*link.pending, return_exceptions=True)
-        link.pending = []
-    if kind == "exit":
-        await ctx.db.write(lambda conn: commands.finish(conn, link.server_id, message))
-    elif kind == "ack":
-        await ctx.db.write(lambda conn: processes.acknowledge(conn, link.server_id, message))
-        links_of(ctx).answered(str(message.get("id")), message)
+    if kind in RECORDED:
+        future = ctx.db.enqueue(_record, (kind, link.server_id, message))
+        future.add_done_callback(_written)
+        if kind == "ack":  # answered once stored, with the states that came before it
+            links = links_of(ctx)
+            future.add_done_callback(lambda _f: links.answered(str(message.get("id")), message))
     elif kind == "error":
         log.warning(
             "agent %s could not use a control message: %s",

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.errors import ApiError
@@ -81,6 +81,30 @@ async def process_detail(ctx: HubContext, server_id: str, name: str, after: int)
     return await ctx.db.read(q)
 
 
+def _store(conn: Connection, items: list[tuple[dict[str, Any], str]]) -> list[None]:
+    """(Writer) requests and their audit entries: (row values, actor) each."""
+    conn.execute(insert(process_requests), [values for values, _ in items])
+    for values, actor in items:
+        detail: dict[str, Any] = {"request_id": values["id"], "process": values["name"]}
+        if values["text"] is not None:
+            detail["bytes"] = len(values["text"].encode())
+        record_audit(conn, actor, f"process.{values['action']}", values["server_id"], detail)
+    return [None] * len(items)
+
+
+def mark_lost(conn: Connection, rid: str) -> None:
+    """A request that could not be sent (the channel closed): the agent never saw it."""
+    conn.execute(
+        update(process_requests)
+        .where(process_requests.c.id == rid)
+        .values(
+            state="lost",
+            done_at=time.time(),
+            message="the control channel closed before it was sent",
+        )
+    )
+
+
 async def enqueue(
     ctx: HubContext, actor: str, server_id: str, name: str, action: str, text: str | None = None
 ) -> str:
@@ -89,21 +113,31 @@ async def enqueue(
     from fleetwatch.hub.control import links_of
     from fleetwatch.hub.control.dispatch import request_message
 
-    rid = str(uuid.uuid4())
-    now = time.time()
     links = links_of(ctx)
-    local = server_id in links.by_server
+    link = links.by_server.get(server_id)
+    rid = str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "id": rid,
+        "server_id": server_id,
+        "name": name,
+        "action": action,
+        "text": text,
+        "requested_by": actor,
+        "state": "sent" if link is not None else "queued",
+        "message": "",
+        "created_at": time.time(),
+    }
 
     def job(conn: Connection) -> None:
-        _known(conn, server_id)
-        hello = _link(conn, server_id, now)
-        if hello is None:
-            raise ApiError(
-                409,
-                "agent_offline",
-                "the server's agent is not connected to the hub "
-                "(control channel down); try again when it is",
-            )
+        if link is None:
+            _known(conn, server_id)
+            if _link(conn, server_id, values["created_at"]) is None:
+                raise ApiError(
+                    409,
+                    "agent_offline",
+                    "the server's agent is not connected to the hub "
+                    "(control channel down); try again when it is",
+                )
         if name not in _states(conn, server_id):
             raise ApiError(
                 404,
@@ -111,56 +145,25 @@ async def enqueue(
                 f"no managed process {name!r} on this server "
                 "(the `processes` key of its agent config)",
             )
-        conn.execute(
-            insert(process_requests).values(
-                id=rid,
-                server_id=server_id,
-                name=name,
-                action=action,
-                text=text,
-                requested_by=actor,
-                state="sent" if local else "queued",
-                message="",
-                created_at=now,
-            )
-        )
-        detail: dict[str, Any] = {"request_id": rid, "process": name}
-        if text is not None:
-            detail["bytes"] = len(text.encode())
-        record_audit(conn, actor, f"process.{action}", server_id, detail)
+        _store(conn, [(values, actor)])
 
-    if local:
+    if link is not None:
         links.waiters[rid] = asyncio.get_running_loop().create_future()
     try:
-        await ctx.db.write(job)
+        # the channel is open here and its hello names the process: no reads, one batch
+        if link is not None and any(p.get("name") == name for p in link.hello["processes"]):
+            await ctx.db.write_batched(_store, (values, actor))
+        else:
+            await ctx.db.write(job)
     except BaseException:
         links.waiters.pop(rid, None)
         raise
-    if not local:
+    if link is None:
         links.kick()
-        return rid
-    row = {"id": rid, "server_id": server_id, "name": name, "action": action, "text": text}
-    if not await links.send(server_id, request_message(_Row(row))):
+    elif not await links.send(server_id, request_message(rid, name, action, text)):
         links.waiters.pop(rid, None)
-        await ctx.db.write(
-            lambda conn: conn.execute(
-                update(process_requests)
-                .where(process_requests.c.id == rid)
-                .values(
-                    state="lost",
-                    done_at=time.time(),
-                    message="the control channel closed before it was sent",
-                )
-            )
-        )
+        await ctx.db.write(lambda conn: mark_lost(conn, rid))
     return rid
-
-
-class _Row:
-    """A request as `dispatch.request_message` reads it (attributes of a row)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 async def request(
@@ -235,28 +238,42 @@ def replace_states(conn: Connection, server_id: str, states: list[dict[str, Any]
             save_state(conn, server_id, state)
 
 
-def add_line(conn: Connection, server_id: str, name: str, data: str) -> None:
+def add_lines(conn: Connection, server_id: str, name: str, lines: list[str]) -> None:
+    """Append output lines of one process (one read of the last number, one insert)."""
     p = process_lines.c
     where = (p.server_id == server_id, p.name == name)
     last = conn.execute(select(func.max(p.seq)).where(*where)).scalar() or 0
+    now = time.time()
     conn.execute(
-        insert(process_lines).values(
-            server_id=server_id, name=name, seq=last + 1, ts=time.time(), data=data
-        )
+        insert(process_lines),
+        [
+            {"server_id": server_id, "name": name, "seq": last + n, "ts": now, "data": data}
+            for n, data in enumerate(lines, 1)
+        ],
     )
-    if (last + 1) % 50 == 0:  # trim now and then, not on every line
-        conn.execute(delete(process_lines).where(*where, p.seq <= last + 1 - LINES_KEPT))
+    top = last + len(lines)
+    if top // 50 != last // 50:  # trim now and then, not on every line
+        conn.execute(delete(process_lines).where(*where, p.seq <= top - LINES_KEPT))
 
 
-def acknowledge(conn: Connection, server_id: str, message: dict[str, Any]) -> None:
+def acknowledge(conn: Connection, server_id: str, messages: list[dict[str, Any]]) -> None:
+    """The agent's acks: each open request ends `done` or `failed` with its reason."""
     r = process_requests.c
-    state = "done" if message.get("ok") is True else "failed"
+    now = time.time()
     conn.execute(
         update(process_requests)
         .where(
-            r.id == str(message.get("id")),
+            r.id == bindparam("b_id"),
             r.server_id == server_id,
             r.state.in_(("queued", "sent")),
         )
-        .values(state=state, message=str(message.get("message") or "")[:2000], done_at=time.time())
+        .values(state=bindparam("b_state"), message=bindparam("b_message"), done_at=now),
+        [
+            {
+                "b_id": str(m.get("id")),
+                "b_state": "done" if m.get("ok") is True else "failed",
+                "b_message": str(m.get("message") or "")[:2000],
+            }
+            for m in messages
+        ],
     )

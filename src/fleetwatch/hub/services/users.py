@@ -72,6 +72,17 @@ class User:
         }
 
 
+#: `ctx.extras` key of `tokens.resolve_token`'s cache (token hash -> principal, until when)
+PRINCIPALS = "principals"
+
+
+def forget_principals(ctx: HubContext) -> None:
+    """A user or token changed here: cached token owners are looked up again at once."""
+    cache = ctx.extras.get(PRINCIPALS)
+    if cache is not None:
+        cache.clear()
+
+
 def user_from_row(row: Row[Any]) -> User:
     return User(
         id=row.id,
@@ -177,7 +188,9 @@ async def update_user(
             audit.record(conn, actor, "user.update", name, values)
         return user_from_row(fetch_user(conn, name))
 
-    return await ctx.db.write(job)
+    user = await ctx.db.write(job)
+    forget_principals(ctx)
+    return user
 
 
 async def delete_user(ctx: HubContext, name: str, *, actor: str) -> None:
@@ -193,6 +206,7 @@ async def delete_user(ctx: HubContext, name: str, *, actor: str) -> None:
         audit.record(conn, actor, "user.delete", name)
 
     await ctx.db.write(job)
+    forget_principals(ctx)
 
 
 async def set_password(ctx: HubContext, name: str, password: str, *, actor: str) -> None:
