@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+from websockets.sync.client import connect
 
 from agent_runtime_support import AgentProcess, wait_for
 from controlhelp import FLEETWATCH, RUN_AS, connected, finished, start_agent, user_token
@@ -186,3 +188,49 @@ def test_config_pushes_and_live_demand_arrive_over_the_channel_at_once(
 
         wait_for(lambda: live_rows() >= 2, timeout=8, what="live samples after the watch")
         assert time.monotonic() - started < 8
+
+
+def test_command_output_streams_live_over_ws(
+    fleet: tuple[RunningHub, dict[str, str], list[AgentProcess]],
+) -> None:
+    hub, ids, _agents = fleet
+    operator = user_token(hub, "olga", "operator")
+    viewer = user_token(hub, "val", "viewer")
+    ws_url = hub.base_url.replace("http://", "ws://") + "/ws"
+    script = (
+        "import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.4)"
+    )
+    with httpx.Client(base_url=hub.base_url, timeout=10) as api:
+        api.headers["Authorization"] = f"Bearer {operator}"
+        connected(api, ids["opted"])
+        r = api.post(
+            f"/api/servers/{ids['opted']}/commands", json={"argv": [sys.executable, "-c", script]}
+        )
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+    with connect(f"{ws_url}?token={operator}") as ws:
+
+        def next_of(*kinds: str) -> dict[str, object]:
+            while True:
+                message = orjson.loads(ws.recv(timeout=15))
+                if message["type"] in kinds:
+                    return dict(message)
+
+        ws.send(orjson.dumps({"type": "unsubscribe"}).decode())
+        next_of("unsubscribed")
+        ws.send(orjson.dumps({"type": "watch_command", "id": cid}).decode())
+        assert next_of("watching", "error") == {"type": "watching", "id": cid}
+        chunks: list[dict[str, object]] = []
+        while (message := next_of("command_output", "command_exit"))["type"] == "command_output":
+            chunks.append(message)
+        seqs = [c["seq"] for c in chunks]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] == 1
+        assert "".join(str(c["data"]) for c in chunks) == "tick 0\ntick 1\ntick 2\n"
+        assert (message["id"], message["state"], message["exit_code"]) == (cid, "exited", 0)
+        ws.send(orjson.dumps({"type": "watch_command", "id": "no-such-command"}).decode())
+        assert next_of("error", "watching")["code"] == "not_found"
+    with connect(f"{ws_url}?token={viewer}") as ws:
+        ws.send(orjson.dumps({"type": "watch_command", "id": cid}).decode())
+        while (message := orjson.loads(ws.recv(timeout=15)))["type"] != "error":
+            pass
+        assert message["code"] == "forbidden"

@@ -18,6 +18,7 @@ the history's trends (`health_history.py`).
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -108,26 +109,39 @@ def score_of(factors: Iterable[Factor]) -> float:
     return round(max(0.0, 100.0 + lost), 1)
 
 
+def _offline(server: Mapping[str, Any]) -> bool:
+    first = server["factors"][:1]
+    return bool(first) and first[0] == {"factor": "offline", "points": -100.0}
+
+
 def summarize(servers: list[dict[str, Any]], weights: HealthSettings) -> dict[str, Any]:
-    """The mean score of `servers` (each with `score`, `name`, `factors`) and its explanation."""
+    """The mean score of `servers` (each with `score`, `name`, `factors`) and its explanation:
+    the `TOP_FACTORS` costliest (ties in the servers' order), texts built only for those."""
     if not servers:
         return {"score": 100.0, "band": "healthy", "servers": 0, "explanation": []}
     n = len(servers)
-    offline = [s for s in servers if s["factors"][:1] == [{"factor": "offline", "points": -100.0}]]
-    explanation: list[Factor] = []
-    if offline:
-        explanation.append({"factor": f"{len(offline)} of {n} servers offline",
-                            "points": -round(100.0 * len(offline) / n, 1)})  # fmt: skip
+    offline = 0
+    costs: list[tuple[float, int, str, str]] = []  # (points, order, server, factor)
     for s in servers:
-        if s in offline:
+        if _offline(s):
+            offline += 1
             continue
         for f in s["factors"]:
-            explanation.append({"factor": f"{s['name']}: {f['factor']}",
-                                "points": round(f["points"] / n, 1)})  # fmt: skip
-    explanation.sort(key=lambda f: f["points"])
+            points = round(f["points"] / n, 1)
+            if points < 0:
+                costs.append((points, len(costs), s["name"], f["factor"]))
+    explanation: list[Factor] = [
+        {"factor": f"{name}: {factor}", "points": points}
+        for points, _, name, factor in heapq.nsmallest(TOP_FACTORS, costs)
+    ]
+    if offline:
+        lost = -round(100.0 * offline / n, 1)
+        explanation.insert(0, {"factor": f"{offline} of {n} servers offline", "points": lost})
+        explanation.sort(key=lambda f: f["points"])  # stable: offline first among equals
+        explanation = [f for f in explanation if f["points"] < 0][:TOP_FACTORS]
     score = round(sum(s["score"] for s in servers) / n, 1)
     return {"score": score, "band": band(score, weights), "servers": n,
-            "explanation": [f for f in explanation if f["points"] < 0][:TOP_FACTORS]}  # fmt: skip
+            "explanation": explanation}  # fmt: skip
 
 
 def compute(

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketDisconnect
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import sessions, tokens
 from fleetwatch.hub.services.users import Principal
-from fleetwatch.hub.stream import messages
+from fleetwatch.hub.stream import messages, watch
 from fleetwatch.hub.stream.broker import StreamBroker, broker_of
 from fleetwatch.hub.stream.clients import StreamClient
 from fleetwatch.hub.stream.filters import SubscriptionError, parse_subscription
@@ -97,8 +97,12 @@ async def _control(broker: StreamBroker, client: StreamClient, text: str) -> Non
     elif kind == "unsubscribe":
         client.filter = None
         client.reply(messages.encode({"type": "unsubscribed", "status": "unsubscribed"}))
+    elif kind == "watch_command":
+        await watch.start(broker.ctx, client, message)
+    elif kind == "unwatch_command":
+        await watch.stop(client, message)
     elif isinstance(kind, str):
-        known = "ping, get_status, subscribe, unsubscribe"
+        known = "ping, get_status, subscribe, unsubscribe, watch_command, unwatch_command"
         client.reply(messages.error("unknown_type", f"unknown type {kind[:64]!r} ({known})"))
     else:
         client.reply(messages.error("invalid_format", "frames are JSON objects with a type"))
@@ -154,6 +158,7 @@ async def stream(websocket: WebSocket) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
+        await watch.stop_all(client)
         await broker.remove(client)
     if client.kicked.done():
         log.info("stream: dropped slow client %s (%s)", client.id, principal.name)
