@@ -47,10 +47,10 @@ OVERVIEW_COLUMNS = (
     "group_name",
     "tags",
     "created_at",
-    "last_snapshot_at",
     "interval_seconds",
     "thresholds",
     "agent_version",
+    "last_snapshot_at",  # the last two change by the minute (`live_fields`, not cached)
     "last_seen",
 )
 IDENTITY_COLUMNS = (*OVERVIEW_COLUMNS, "notes")
@@ -92,7 +92,7 @@ async def alert_summary(ctx: HubContext) -> dict[str, Any]:
 
 
 def base_identity(row: Any, color: str | None, defaults: dict[str, float]) -> dict[str, Any]:
-    """A server's identity without what changes by the second (status, last_seen)."""
+    """A server's identity without what changes by the minute (`live_fields`)."""
     try:
         tags = orjson.loads(row.tags) if row.tags else []
     except orjson.JSONDecodeError:
@@ -109,7 +109,6 @@ def base_identity(row: Any, color: str | None, defaults: dict[str, float]) -> di
         "group_color": color,
         "tags": tags,
         "created_at": row.created_at,
-        "last_snapshot_at": row.last_snapshot_at,
         "interval_seconds": row.interval_seconds,
         "agent_version": row.agent_version,
         "thresholds": {**defaults, **overrides},
@@ -125,7 +124,7 @@ def live_fields(row: Any, settings: DashboardSettings, now: float) -> dict[str, 
     status = server_status(
         row.last_seen, row.interval_seconds, settings.stale_threshold_minutes, now
     )
-    return {"status": status, "last_seen": row.last_seen}
+    return {"status": status, "last_seen": row.last_seen, "last_snapshot_at": row.last_snapshot_at}
 
 
 def server_identity(
@@ -172,12 +171,11 @@ def _read_overview(
     return rows, colors, fresh
 
 
-async def overview(ctx: HubContext, metrics_of: AbstractSet[str] | None = None) -> dict[str, Any]:
-    """Summary counts, groups, and every server with its latest numbers (`GET /api/dashboard`).
-
-    `metrics_of`: decode newer snapshots of these servers only; the others keep the numbers
-    decoded before (the dashboard's live feed re-reads them when a page shows them)."""
-    settings = await get_settings(ctx)
+async def read_rows(
+    ctx: HubContext, metrics_of: AbstractSet[str] | None = None
+) -> tuple[list[Any], dict[str, str], dict[str, tuple[float | None, dict[str, Any]]]]:
+    """Every server's row (OVERVIEW_COLUMNS), the group colours, and the per-process cache of
+    the latest snapshots' summaries, brought up to date (see `overview` for `metrics_of`)."""
     cache: dict[str, tuple[float | None, dict[str, Any]]] = ctx.extras.setdefault(_CACHE_KEY, {})
     known = {k: v[0] for k, v in cache.items()}
     rows, colors, fresh = await ctx.db.read(
@@ -189,6 +187,16 @@ async def overview(ctx: HubContext, metrics_of: AbstractSet[str] | None = None) 
         present = {r.id for r in rows}
         for server_id in [k for k in cache if k not in present]:
             del cache[server_id]
+    return rows, colors, cache
+
+
+async def overview(ctx: HubContext, metrics_of: AbstractSet[str] | None = None) -> dict[str, Any]:
+    """Summary counts, groups, and every server with its latest numbers (`GET /api/dashboard`).
+
+    `metrics_of`: decode newer snapshots of these servers only; the others keep the numbers
+    decoded before (the dashboard's live feed re-reads them when a page shows them)."""
+    settings = await get_settings(ctx)
+    rows, colors, _ = await read_rows(ctx, metrics_of)
     alerts = await alert_summary(ctx)
     per_server: dict[str, dict[str, int]] = alerts["per_server"]
     now = time.time()
@@ -250,7 +258,7 @@ def _items(
     out: list[dict[str, Any]] = []
     for row in rows:
         color = group_colors[row.group_name]
-        key = (row[:-1], color, defaults_key)
+        key = (row[:-2], color, defaults_key)
         known_identity = identities.get(row.id)
         if known_identity is None or known_identity[0] != key:
             known_identity = identities[row.id] = (key, base_identity(row, color, defaults))
