@@ -5,9 +5,10 @@
   `{"status": "ok", "stored": N, "duplicate": false}`; a batch id stored before answers
   `"duplicate": true` and stores nothing. A host beyond `logs_lines_per_minute` gets 429 with
   `Retry-After` (other hosts are not affected).
-- `GET /api/logs?server=&app=&level=&q=&since=&until=&before=&limit=` (viewer) → newest first
-  `{"logs": [...], "next_before"}`; `q` is full text (`services/logsearch.py`), a query the
-  store cannot run is 400 `invalid_query`.
+- `GET /api/logs?server=&app=&level=&q=&since=&until=&before=&after=&limit=` (viewer) →
+  newest first `{"logs": [...], "next_before"}` (`after`: only ids above, for a live tail);
+  `q` is full text (`services/logsearch.py`), a query the store cannot run is 400
+  `invalid_query`.
 - `GET /api/logs/apps?server=` → the app names stored.
 """
 
@@ -163,7 +164,8 @@ async def get_logs(
     q: Text = None,
     since: Annotated[str | None, Query(max_length=64)] = None,
     until: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="ids below")] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="ids above")] = None,
     limit: Annotated[int, Query(ge=1, le=logs.MAX_LIMIT)] = 100,
 ) -> dict[str, Any]:
     query = logs.LogQuery(
@@ -174,6 +176,7 @@ async def get_logs(
         since=_time(since, "since"),
         until=_time(until, "until"),
         before=before,
+        after=after,
         limit=limit,
     )
     try:
