@@ -18,7 +18,7 @@ from fleetwatch.errors import ConfigError, FleetwatchError
 #: Command-group modules under fleetwatch.cli, in help order.
 GROUPS = (
     "agent", "top", "hub", "up", "demo", "export", "cleanup", "watch", "user", "protocol",
-    "grafana", "snmp", "cmd",
+    "grafana", "snmp", "cmd", "logs",
 )  # fmt: skip
 
 

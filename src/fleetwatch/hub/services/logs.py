@@ -160,6 +160,19 @@ async def apps(ctx: HubContext, server_id: str | None = None) -> list[str]:
     return await ctx.db.read(q)
 
 
+def tail_rows(conn: Connection, after: int, limit: int = 1000) -> list[dict[str, Any]]:
+    """(Reader) the lines stored after id `after`, oldest first (a live tail's next step)."""
+    c = log_lines.c
+    statement = (
+        select(c.id, c.server_id, servers.c.hostname, c.ts, c.app, c.source, c.level, c.message)
+        .select_from(log_lines.outerjoin(servers, servers.c.id == c.server_id))
+        .where(c.id > after)
+        .order_by(c.id)
+        .limit(limit)
+    )
+    return [_row(r) for r in conn.execute(statement)]
+
+
 def latest_id(conn: Connection) -> int:
     return int(conn.execute(select(func.max(log_lines.c.id))).scalar() or 0)
 

@@ -32,7 +32,7 @@ from fleetwatch.hub.events import (
     Subscription,
 )
 from fleetwatch.hub.store import codec, tables
-from fleetwatch.hub.stream import messages
+from fleetwatch.hub.stream import logtail, messages
 from fleetwatch.hub.stream.clients import Message, StreamClient, StreamLimits
 
 log = logging.getLogger("fleetwatch.hub.stream")
@@ -82,6 +82,7 @@ class StreamBroker:
         self._groups_at = 0.0
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._tail: asyncio.Task[None] | None = None
         self._cursor = 0
 
     @property
@@ -95,14 +96,18 @@ class StreamBroker:
             types = (SnapshotCommitted, Relayed, RemoteCommitted, AlertsChanged, LiveCommitted)
             self._sub = self.bus.subscribe("stream", types, maxsize=50_000)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="stream")
+            self._tail = asyncio.get_running_loop().create_task(logtail.run(self), name="logtail")
 
     async def remove(self, client: StreamClient) -> None:
         self.clients.pop(client.id, None)
         if not self.clients and self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            tasks = [t for t in (self._task, self._tail) if t is not None]
+            self._task = self._tail = None
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self._sub is not None:
                 self.bus.unsubscribe(self._sub)
                 self._sub = None
@@ -118,6 +123,10 @@ class StreamBroker:
             "servers_known": known,
             "message": "Server is running",
         }
+
+    async def group_map(self, force: bool = False) -> dict[str, str | None]:
+        """Server id -> group name (re-read at most every `GROUPS_SECONDS` unless `force`)."""
+        return await self._group_map(force)
 
     async def _group_map(self, force: bool = False) -> dict[str, str | None]:
         now = time.monotonic()

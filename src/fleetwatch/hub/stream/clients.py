@@ -77,6 +77,7 @@ class StreamClient:
         #: set (a plain future, no task) when the broker drops the client
         self.kicked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.kick_reason = ""
+        self.log_from = 0  # family `logs`: lines with ids above this (set on subscribe)
         self.watches: dict[str, asyncio.Task[None]] = {}  # command id -> its watch (watch.py)
         if wire is not None:
             wire.on_writable(self._writable)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from fleetwatch.hub.context import HubContext
-from fleetwatch.hub.services import sessions, tokens
+from fleetwatch.hub.services import logs, sessions, tokens
 from fleetwatch.hub.services.users import Principal
 from fleetwatch.hub.stream import messages, watch
 from fleetwatch.hub.stream.broker import StreamBroker, broker_of
@@ -92,6 +92,8 @@ async def _control(broker: StreamBroker, client: StreamClient, text: str) -> Non
             client.reply(messages.error("invalid_subscription", str(exc)))
             return
         client.last_sent.clear()
+        if messages.LOGS in client.filter.families:  # the tail starts at the newest line
+            client.log_from = await broker.ctx.db.read(logs.latest_id)
         reply = {"type": "subscribed", "status": "subscribed", **client.filter.describe()}
         client.reply(messages.encode(reply))
     elif kind == "unsubscribe":

@@ -4,6 +4,7 @@
   absent = every server the caller may read;
 - `families`: any of `messages.KNOWN_FAMILIES`; absent = all of `messages.FAMILIES` (`alerts`
   included; `live`, every live sample as `live_data`, only when named);
+- `log_level`: with family `logs`, only lines at this level and above;
 - `rate_seconds`: at most one `monitoring_data` per server per this many seconds (0 = every
   snapshot); alerts are never held back.
 A bad field is a typed `error` naming it; the previous subscription stays as it was.
@@ -19,6 +20,7 @@ from typing import Any
 from fleetwatch.hub.stream.messages import FAMILIES, KNOWN_FAMILIES, SNAPSHOT_FAMILIES
 
 MAX_SERVERS = 10_000
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 MAX_RATE_SECONDS = 86_400.0
 
 
@@ -31,6 +33,7 @@ class Filter:
     servers: frozenset[str] | None = None  # ids or group names; None = all
     families: frozenset[str] = FAMILIES
     rate_seconds: float = 0.0
+    log_level: str | None = None  # family `logs`: lines at this level and above
     #: the snapshot families, sorted: the key messages are encoded (and shared) under
     key: tuple[str, ...] = field(init=False)
 
@@ -47,6 +50,7 @@ class Filter:
             "servers": None if self.servers is None else sorted(self.servers),
             "families": sorted(self.families),
             "rate_seconds": self.rate_seconds,
+            **({"log_level": self.log_level} if self.log_level else {}),
         }
 
 
@@ -78,4 +82,7 @@ def parse_subscription(message: Mapping[str, Any]) -> Filter:
         raise SubscriptionError("rate_seconds: must be a number of seconds")
     if not 0 <= rate <= MAX_RATE_SECONDS:
         raise SubscriptionError(f"rate_seconds: must be between 0 and {MAX_RATE_SECONDS:g}")
-    return Filter(chosen, families, float(rate))
+    level = message.get("log_level")
+    if level is not None and level not in LOG_LEVELS:
+        raise SubscriptionError(f"log_level: one of {', '.join(LOG_LEVELS)}")
+    return Filter(chosen, families, float(rate), level)

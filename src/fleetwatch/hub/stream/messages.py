@@ -32,7 +32,9 @@ SNAPSHOT_FAMILIES: frozenset[str] = FAMILIES - {"alerts"}
 #: opt-in, not in the default "everything": `live_data`, each live sample (1 s while somebody
 #: watches the server, see live on demand)
 LIVE = "live"
-KNOWN_FAMILIES: frozenset[str] = FAMILIES | {LIVE}
+#: opt-in too: `log_lines`, the log lines agents ship (`logtail.py`)
+LOGS = "logs"
+KNOWN_FAMILIES: frozenset[str] = FAMILIES | {LIVE, LOGS}
 
 Doc = Mapping[str, Any]
 
