@@ -38,6 +38,7 @@ from fleetwatch.hub.api import (
 )
 from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
+from fleetwatch.hub.api import logs as logs_api
 from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
 from fleetwatch.hub.api import processes as processes_api
@@ -224,6 +225,7 @@ def create_app(
     app.include_router(hub_status.router)
     app.include_router(health.router)
     app.include_router(commands.router)
+    app.include_router(logs_api.router)
     app.include_router(schedules_api.router)  # before processes: `.../{name}/{action}`
     app.include_router(processes_api.router)
     app.include_router(control_endpoint.router)

@@ -97,6 +97,11 @@ class HubSettings:
     #: this many days (a day of 1-minute rows always)
     health_interval_seconds: float = 60.0
     health_history_days: int = 30
+    #: the log store (issue 22): lines a host may ship per minute (beyond: 429), and how long
+    #: and how much is kept (the oldest lines go first)
+    logs_lines_per_minute: int = 600_000
+    logs_retention_days: int = 14
+    logs_max_bytes: int = 2 << 30
 
     def __post_init__(self) -> None:
         checks = (
@@ -106,6 +111,9 @@ class HubSettings:
                 "must be 0.05-3600",
             ),
             ("health_history_days", 1 <= self.health_history_days <= 3650, "must be 1-3650"),
+            ("logs_lines_per_minute", self.logs_lines_per_minute >= 0, "must be >= 0"),
+            ("logs_retention_days", 1 <= self.logs_retention_days <= 3650, "must be 1-3650"),
+            ("logs_max_bytes", self.logs_max_bytes >= 1 << 20, "must be >= 1048576"),
             (
                 "log_format",
                 self.log_format in LOG_FORMATS,

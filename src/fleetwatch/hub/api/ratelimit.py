@@ -43,17 +43,19 @@ class RateLimiter:
             return 0
         return max(1, math.ceil((1.0 - tokens) * 60.0 / self.per_minute))
 
-    def consume(self, key: str) -> int:
-        """Spend one token; returns 0 if allowed, else the `Retry-After` seconds (nothing spent)."""
+    def consume(self, key: str, cost: float = 1.0) -> int:
+        """Spend `cost` tokens (at most a full bucket); returns 0 if allowed, else the
+        `Retry-After` seconds (nothing spent)."""
         if self.per_minute <= 0:
             return 0
+        cost = min(float(self.per_minute), cost)
         now = time.monotonic()
         tokens = self._tokens(key, now)
-        if tokens < 1.0:
-            return max(1, math.ceil((1.0 - tokens) * 60.0 / self.per_minute))
+        if tokens < cost:
+            return max(1, math.ceil((cost - tokens) * 60.0 / self.per_minute))
         if len(self.buckets) >= _MAX_KEYS:
             self._prune(now)
-        self.buckets[key] = (tokens - 1.0, now)
+        self.buckets[key] = (tokens - cost, now)
         return 0
 
     def _prune(self, now: float) -> None:

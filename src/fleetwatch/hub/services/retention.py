@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from fleetwatch.hub.context import HubContext
+from fleetwatch.hub.services import logs
 from fleetwatch.hub.services.audit import record_audit
 from fleetwatch.hub.services.settings import DashboardSettings, get_settings
 from fleetwatch.hub.store import hours, tables
@@ -98,14 +99,16 @@ async def cleanup(
         lambda conn: [r[0] for r in conn.execute(select(tables.servers.c.id)).all()]
     )
     totals = {table.name: 0 for table, _ in _SERVER_TABLES}
-    totals["audit_log"] = 0
+    totals["audit_log"] = totals["log_lines"] = 0
+    keep_days, keep_bytes = ctx.settings.logs_retention_days, ctx.settings.logs_max_bytes
     for i in range(0, len(ids), SERVERS_PER_JOB):
         chunk = ids[i : i + SERVERS_PER_JOB]
         counts = await ctx.db.write(partial(_delete_for_servers, server_ids=chunk, limits=limits))
         for name, n in counts.items():
             totals[name] += n
     jobs: list[Callable[[Connection], dict[str, int]]] = [
-        lambda conn: _delete_old_audit(conn, limits)
+        lambda conn: _delete_old_audit(conn, limits),
+        lambda conn: {"log_lines": logs.prune(conn, keep_days, keep_bytes)},
     ]
     if orphans:
         jobs.append(_delete_orphans)
