@@ -10,7 +10,9 @@ request), and three mostly-sleeping threads cost less than an event loop plus ex
   polls for pushed configuration (A7, A8);
 * the live thread (`live.LiveSampler`) posts live samples when `live_enabled` (A6);
 * the control thread (`control.channel.ControlChannel`) keeps the WebSocket to the hub open:
-  instant live on demand and config pushes, remote commands (A13; issue 21).
+  instant live on demand and config pushes, remote commands (A13; issue 21);
+* the log shipper thread (`logship.shipper.LogShipper`) follows applog files and configured
+  paths and posts their new lines to `/api/logs` (issue 22), flushing for 1 s on stop.
 
 SIGINT/SIGTERM (A10) set the stop flag: the cycle in progress finishes, the sender finishes its
 in-flight send and flushes what it can, and the agent logs "stopped after N cycles" and exits 0
@@ -44,6 +46,7 @@ from fleetwatch.agent.enrol import save_identity
 from fleetwatch.agent.hub_client import HubClient
 from fleetwatch.agent.live import LiveSampler
 from fleetwatch.agent.logsetup import AgentLogging, resolve_path
+from fleetwatch.agent.logship.shipper import LogShipper
 from fleetwatch.agent.reload import ConfigWatcher
 from fleetwatch.agent.remote_config import RemoteConfig
 from fleetwatch.agent.state import RuntimeState
@@ -57,6 +60,10 @@ STOP_GRACE_SECONDS = 4.0
 #: While waiting for the next cycle, the config file is checked this often.
 RELOAD_CHECK_SECONDS = 2.0
 FIRST_CYCLE_DELAY_SECONDS = 1.0
+#: the log shipper's offsets (issue 22), beside the config file
+LOGSHIP_STATE_FILE = "logship-state.json"
+#: the shipper flushes for 1 s on stop; a request in flight may take a little longer
+LOGSHIP_JOIN_SECONDS = 1.5
 
 
 class Collector(Protocol):
@@ -102,6 +109,7 @@ class AgentDaemon:
         ident = (config["server_id"], config["api_key"])
         self.client = HubClient(self._connection(config), *ident, self._live_demand)
         self.live_client = HubClient(self._connection(config), *ident, self._live_demand)
+        self.logs_client = HubClient(self._connection(config), *ident)
         self.logging = AgentLogging(self.base_dir, to_stderr=to_stderr)
         self.logging.apply(config)
         self.buffer = DurableBuffer(
@@ -113,6 +121,12 @@ class AgentDaemon:
         )
         self.live = LiveSampler(
             lambda: collector_factory(self.state.config), self.live_client, self.state
+        )
+        self.logship = LogShipper(
+            self.logs_client,
+            self.base_dir / LOGSHIP_STATE_FILE,
+            lambda: self.state.config,
+            self.state.stop,
         )
         self.governor = BudgetGovernor()
         self.status = StatusLink()
@@ -184,6 +198,7 @@ class AgentDaemon:
         )
         self.sender.start()
         self.live.start()
+        self.logship.start()
         self.control.start()
         self.processes.start()
         try:
@@ -223,6 +238,8 @@ class AgentDaemon:
         remaining = max(0.1, self.state.stop_deadline - time.monotonic())
         finished = self.sender.join(remaining)
         self.live.join(0.5)
+        if self.logship.join(LOGSHIP_JOIN_SECONDS):
+            self.logs_client.close()
         self.processes.stop_all()
         self.control.stop()
         self.status.stop()
@@ -292,9 +309,10 @@ class AgentDaemon:
         if (new["dashboard_url"], new["verify_ssl"]) != (old["dashboard_url"], old["verify_ssl"]):
             self.client.replace_connection(self._connection(new))
             self.live_client.replace_connection(self._connection(new))
+            self.logs_client.replace_connection(self._connection(new))
         ident = (new["server_id"], new["api_key"])
         if ident != (self.client.server_id, self.client.api_key):
-            for client in (self.client, self.live_client):
+            for client in (self.client, self.live_client, self.logs_client):
                 client.server_id, client.api_key = ident
             self.sender.need_register = not self.client.enrolled
         self.collector.reconfigure(new)
@@ -311,6 +329,7 @@ class AgentDaemon:
     def _enrolled(self, server_id: str, api_key: str) -> None:
         """Called by the sender after a registration: share and persist the identity."""
         self.live_client.server_id, self.live_client.api_key = server_id, api_key
+        self.logs_client.server_id, self.logs_client.api_key = server_id, api_key
         save_identity(self.config_path, server_id, api_key, self.state.config["dashboard_url"])
         self.live.notify()
 

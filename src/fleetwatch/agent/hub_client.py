@@ -131,6 +131,15 @@ class HubClient:
         duplicates = data.get("duplicates", 0) if isinstance(data, dict) else 0
         return Delivery(int(stored), int(duplicates))
 
+    def send_logs(self, body: bytes, timeout_seconds: float | None = None) -> dict[str, Any]:
+        """`POST /api/logs` with a ready `{"batch_id", "lines"}` JSON document (gzip above a
+        few hundred bytes); returns the hub's `{"status", "stored", "duplicate"}`."""
+        resp = self.conn.request(
+            "POST", "/api/logs", body, authorization=self._auth(), timeout_seconds=timeout_seconds
+        )
+        data = check(resp, "sending log lines").json()
+        return data if isinstance(data, dict) else {}
+
     def send_live(self, sample: dict[str, Any]) -> None:
         """`POST /api/metrics/live` (not buffered: a late live sample has no value)."""
         payload = json.dumps(sample, separators=(",", ":")).encode()

@@ -7,16 +7,19 @@ validate configuration pushed to agents. `docs/configuration.md` documents every
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fleetwatch.errors import ConfigError, ConfigProblems
+from fleetwatch.protocol.logs_config import check_logs_config, logs_defaults
 
 
 @dataclass(frozen=True)
 class Key:
-    """One configuration key. `kind` is one of: str, int, float, bool, list[str], int?."""
+    """One configuration key. `kind`: str, int, float, bool, list[str], int?, commands?,
+    processes?, logs."""
 
     name: str
     kind: str
@@ -88,6 +91,14 @@ KEYS: tuple[Key, ...] = (
         "Managed processes (A14): [{name, argv, cwd, env, restart, autostart}].",
         pushable=False,
     ),
+    Key(
+        "logs",
+        "logs",
+        logs_defaults(),
+        "Log shipping (issue 22): {enabled, applog_dir, paths, max_bytes_per_second, "
+        "batch_lines, interval_seconds, journal}.",
+        pushable=False,
+    ),
 )
 
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
@@ -95,7 +106,7 @@ KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
 def defaults() -> dict[str, Any]:
     """A fresh dict of every key's default."""
-    return {k.name: (list(k.default) if isinstance(k.default, list) else k.default) for k in KEYS}
+    return {k.name: copy.deepcopy(k.default) for k in KEYS}
 
 
 def _check_number(key: Key, value: Any) -> float | int:
@@ -123,6 +134,8 @@ def check_value(key: Key, value: Any) -> Any:
         from fleetwatch.protocol.control import check_commands_config
 
         return check_commands_config(value)
+    if key.kind == "logs":
+        return check_logs_config(value)
     if key.kind in ("int", "int?", "float"):
         return _check_number(key, value)
     if key.kind == "bool":
