@@ -58,6 +58,8 @@ bench-hub: $(STAMP)
 	$(BIN)/python bench/prometheus.py
 	test -x /usr/sbin/snmpd || apt-get install -y --no-install-recommends snmpd
 	$(BIN)/python bench/snmp.py
+	test -x /usr/sbin/rsyslogd || apt-get install -y --no-install-recommends rsyslog
+	$(BIN)/python bench/logs.py $(LOGS_BENCH_ARGS)
 	$(BIN)/python bench/remote_write.py
 	$(BIN)/python bench/health.py
 	$(BIN)/python bench/commands.py

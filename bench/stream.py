@@ -57,11 +57,15 @@ def free_port() -> int:
         return port
 
 
-def start_hub(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, str]:
-    """`fleetwatch hub` on a free port (`extra`: more arguments): (process, URL, admin token)."""
+def start_hub(
+    data_dir: Path, *extra: str, **settings: str
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`fleetwatch hub` on a free port (`extra`: more arguments, `settings`: more environment
+    variables): (process, URL, admin token)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETWATCH_")}
     env["FLEETWATCH_RATE_LIMIT_PER_MINUTE"] = "0"
+    env.update(settings)
     cmd = [sys.executable, "-m", "fleetwatch.cli.main", "hub", "--port", str(port),
            "--data-dir", str(data_dir), *extra]  # fmt: skip
     with (data_dir / "hub.log").open("wb") as out:
