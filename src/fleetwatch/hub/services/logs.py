@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, column, delete, func, insert, select, table
+from sqlalchemy import Connection, column, delete, func, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fleetwatch.hub.context import HubContext
@@ -29,10 +29,15 @@ MAX_MESSAGE = 16_384
 MAX_LIMIT = 1000
 BATCHES_KEEP_SECONDS = 7 * 86400.0
 _fts = table("log_fts", column("rowid"), column("log_fts"))
+_COLUMNS = "log_lines (server_id, ts, received_at, app, source, level, message)"
+_INSERT_SQLITE = f"INSERT INTO {_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_PG = f"INSERT INTO {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s, %s)"
+_FTS_FILL = text(
+    "INSERT INTO log_fts(rowid, message) SELECT id, message FROM log_lines WHERE id > :after"
+)
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     ts: float
     app: str
     source: str
@@ -62,18 +67,15 @@ def store_batch(
         return 0
     if lines:
         rows = [
-            {
-                "server_id": server_id,
-                "ts": ln.ts,
-                "received_at": now,
-                "app": ln.app,
-                "source": ln.source,
-                "level": LEVELS[ln.level],
-                "message": cut(ln.message),
-            }
+            (server_id, ln.ts, now, ln.app, ln.source, LEVELS[ln.level], cut(ln.message))
             for ln in lines
         ]
-        conn.execute(insert(log_lines), rows)
+        on_sqlite = conn.dialect.name == "sqlite"
+        before = latest_id(conn) if on_sqlite else 0
+        # the driver's executemany with plain tuples: a third of Core's cost per line
+        conn.exec_driver_sql(_INSERT_SQLITE if on_sqlite else _INSERT_PG, rows)
+        if on_sqlite:  # the batch's lines into the FTS5 index in one statement
+            conn.execute(_FTS_FILL, {"after": before})
     return len(lines)
 
 

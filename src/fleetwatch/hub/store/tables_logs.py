@@ -2,7 +2,8 @@
 (the batch ids already stored, so a resent batch is ignored: exactly once).
 
 The full-text index is not on `metadata`: revision 0012 makes it per engine (SQLite: the FTS5
-table `log_fts` over `log_lines.message`, kept by triggers; PostgreSQL: the generated
+table `log_fts` over `log_lines.message`, filled per batch by `logs.store_batch`, emptied by a
+delete trigger; PostgreSQL: the generated
 `tsvector` column `log_lines.tsv` with a GIN index). `services/logsearch.py` queries both.
 Same `metadata` as `tables.py`.
 """
