@@ -14,9 +14,8 @@
 
 from __future__ import annotations
 
-import math
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Query, Request
@@ -34,20 +33,12 @@ from fleetwatch.hub.services.logsearch import QueryError
 
 router = APIRouter(tags=["logs"])
 MAX_LINES = 5000
-Level = Literal["debug", "info", "warning", "error", "critical"]
-
-
-class WireLine(msgspec.Struct, forbid_unknown_fields=True):
-    ts: float
-    app: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    source: Annotated[str, msgspec.Meta(max_length=512)]
-    level: Level
-    message: str
+Level = logs.Level
 
 
 class WireBatch(msgspec.Struct, forbid_unknown_fields=True):
     batch_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    lines: Annotated[list[WireLine], msgspec.Meta(max_length=MAX_LINES)]
+    lines: Annotated[list[logs.Line], msgspec.Meta(max_length=MAX_LINES)]
 
 
 _decoder = msgspec.json.Decoder(WireBatch)
@@ -78,19 +69,21 @@ def _clean(text: str) -> str:
 
 
 def parse_batch(raw: bytes) -> tuple[str, list[logs.Line]]:
+    """The batch id and lines of a `POST /api/logs` body (ApiError 400/422 naming the field)."""
     try:
         batch = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise ApiError(422, "invalid", f"invalid log batch: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
-    lines = []
-    for i, ln in enumerate(batch.lines):
-        if not math.isfinite(ln.ts) or not 0 <= ln.ts < 1e11:
-            raise ApiError(422, "invalid", f"lines[{i}].ts: not a time in epoch seconds")
-        lines.append(
-            logs.Line(ln.ts, _clean(ln.app), _clean(ln.source), ln.level, _clean(ln.message))
+    if b"\\u0000" not in raw:  # no NUL anywhere: nothing to clean
+        return batch.batch_id, batch.lines
+    lines = [
+        msgspec.structs.replace(
+            ln, app=_clean(ln.app), source=_clean(ln.source), message=_clean(ln.message)
         )
+        for ln in batch.lines
+    ]
     return _clean(batch.batch_id), lines
 
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal
 
+import msgspec
 from sqlalchemy import Connection, column, delete, func, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import logsearch
 from fleetwatch.hub.store.tables import servers
-from fleetwatch.hub.store.tables_logs import log_batches, log_lines
+from fleetwatch.hub.store.tables_logs import APP_LENGTH, SOURCE_LENGTH, log_batches, log_lines
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 LEVEL_NAMES = {number: name for name, number in LEVELS.items()}
@@ -37,11 +38,16 @@ _FTS_FILL = text(
 )
 
 
-class Line(NamedTuple):
-    ts: float
-    app: str
-    source: str
-    level: str
+Level = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class Line(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One shipped line, as `POST /api/logs` carries it (decoded straight into this)."""
+
+    ts: Annotated[float, msgspec.Meta(ge=0, lt=1e11)]  # epoch seconds
+    app: Annotated[str, msgspec.Meta(min_length=1, max_length=APP_LENGTH)]
+    source: Annotated[str, msgspec.Meta(max_length=SOURCE_LENGTH)]
+    level: Level
     message: str
 
 
