@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -36,7 +37,7 @@ from typing import Any
 
 from fleetwatch.agent.hub_client import HubClient
 from fleetwatch.agent.logship.discovery import discover, is_applog, read_app, wire_lines
-from fleetwatch.agent.logship.state import StateFile
+from fleetwatch.agent.logship.state import FileState, StateFile
 from fleetwatch.agent.logship.tailer import Chunk, TailedFile
 from fleetwatch.errors import TransportError
 
@@ -48,6 +49,14 @@ MAX_RETRY_AFTER_SECONDS = 600.0
 #: bytes of file read into one batch at most (a batch stays far below the hub's size limit)
 BATCH_MAX_BYTES = 1024 * 1024
 REFUSED = frozenset({400, 413, 422})
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class TokenBucket:
@@ -145,12 +154,34 @@ class LogShipper:
         exclude = {str(self.state.path.absolute())}
         keys = discover(logs["applog_dir"], logs["paths"], exclude)
         from_end = self.first_pass and not self.state.existed
+        held = {(t.state.dev, t.state.ino) for t in self.tails.values() if t.state is not None}
         for key in [*keys, *self.state.files]:
-            if key not in self.tails:
-                start_at_end = from_end and not is_applog(key)
-                self.tails[key] = TailedFile(key, self.state.files.get(key), from_end=start_at_end)
+            if key in self.tails:
+                continue
+            known = self.state.files.get(key)
+            if known is None:
+                identity = _identity(key)
+                if identity in held:
+                    continue  # another path's tail reads this very file now
+                known = self._retired_state(identity)
+            start_at_end = from_end and not is_applog(key)
+            self.tails[key] = TailedFile(key, known, from_end=start_at_end)
         self.first_pass = False
         self.bucket.rate = float(logs["max_bytes_per_second"])
+
+    def _retired_state(self, identity: tuple[int, int] | None) -> FileState | None:
+        """A new path naming a file read up after a rotation: its end (a rotated
+        `fleetwatch_log_x.1` matching the glob is not shipped twice)."""
+        if identity is None:
+            return None
+        offset = self.state.retired.get(f"{identity[0]}:{identity[1]}")
+        return None if offset is None else FileState(identity[0], identity[1], offset)
+
+    def _collect_retired(self, tail: TailedFile) -> None:
+        for dev, ino, offset in tail.retired:
+            self.state.retired.pop(f"{dev}:{ino}", None)
+            self.state.retired[f"{dev}:{ino}"] = offset
+        tail.retired.clear()
 
     def ship_pass(self) -> None:
         """One pass over every file: send until each is read up, out of budget or stopping."""
@@ -169,6 +200,8 @@ class LogShipper:
                     continue
                 budget = int(min(BATCH_MAX_BYTES, max(4096.0, self.bucket.available())))
                 chunk = tail.read_chunk(batch_lines, budget)
+                if tail.retired:
+                    self._collect_retired(tail)
                 if tail.state is not None:
                     self.state.files[key] = tail.state
                 if chunk is None:

@@ -20,6 +20,7 @@ from typing import Any
 log = logging.getLogger("fleetwatch.agent.logship")
 
 STATE_VERSION = 1
+MAX_RETIRED = 200
 
 
 @dataclass
@@ -60,6 +61,8 @@ class StateFile:
         self.path = path
         self.files: dict[str, FileState] = {}
         self.journal_cursor: str | None = None
+        #: "dev:ino" → offset of files read to their end after a rotation (newest last)
+        self.retired: dict[str, int] = {}
         self.existed = self._load()
 
     def _load(self) -> bool:
@@ -78,6 +81,10 @@ class StateFile:
             state = FileState.from_json(value)
             if state is not None:
                 self.files[str(key)] = state
+        retired = data.get("retired")
+        for key, value in (retired if isinstance(retired, dict) else {}).items():
+            if isinstance(value, int):
+                self.retired[str(key)] = value
         cursor = data.get("journal_cursor")
         self.journal_cursor = cursor if isinstance(cursor, str) else None
         return True
@@ -88,6 +95,7 @@ class StateFile:
             "version": STATE_VERSION,
             "files": {key: asdict(state) for key, state in sorted(self.files.items())},
             "journal_cursor": self.journal_cursor,
+            "retired": dict(list(self.retired.items())[-MAX_RETIRED:]),
         }
         text = json.dumps(body, separators=(",", ":"))
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

@@ -83,6 +83,9 @@ class TailedFile:
         self.from_end = from_end
         self.fh: BinaryIO | None = None
         self.gone = False  # the path vanished and its last file was read to the end
+        #: (dev, ino, offset) of files read to their end after a rotation, for the shipper:
+        #: a glob matching the rotated name must not ship that file again
+        self.retired: list[tuple[int, int, int]] = []
 
     def close(self) -> None:
         if self.fh is not None:
@@ -191,6 +194,7 @@ class TailedFile:
         if chunk is not None or not detached:
             return chunk
         self.close()  # the rotated or deleted file is done: follow the path's new file
+        self.retired.append((state.dev, state.ino, state.offset))
         if not self.path.exists():
             self.gone = True
             return None
