@@ -47,12 +47,16 @@ async def token_for(ctx: HubContext, role: str = "admin", name: str | None = Non
     return token
 
 
+DASHBOARD_PATHS = ("/api/dashboard", "/api/log-rules")
+
+
 def dashboard_auth(token: str) -> Callable[[httpx.Request], Awaitable[None]]:
-    """An httpx request hook: `Authorization: Bearer <token>` on `/api/dashboard/*` requests
-    that carry no Authorization of their own (agent credentials elsewhere stay untouched)."""
+    """An httpx request hook: `Authorization: Bearer <token>` on `/api/dashboard/*` and
+    `/api/log-rules*` requests that carry no Authorization of their own (agent credentials
+    elsewhere stay untouched)."""
 
     async def hook(request: httpx.Request) -> None:
-        if request.url.path.startswith("/api/dashboard") and "authorization" not in request.headers:
+        if request.url.path.startswith(DASHBOARD_PATHS) and "authorization" not in request.headers:
             request.headers["Authorization"] = f"Bearer {token}"
 
     return hook

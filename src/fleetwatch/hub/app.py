@@ -38,6 +38,7 @@ from fleetwatch.hub.api import (
 )
 from fleetwatch.hub.api import alerts as alerts_api
 from fleetwatch.hub.api import channels as channels_api
+from fleetwatch.hub.api import log_rules as log_rules_api
 from fleetwatch.hub.api import logs as logs_api
 from fleetwatch.hub.api import maintenance as maintenance_api
 from fleetwatch.hub.api import notifications as notifications_api
@@ -62,6 +63,7 @@ from fleetwatch.hub.services import (
     export_schedule,
     health_history,
     keys,
+    logrules,
     retention,
     schedules,
     selfmon,
@@ -226,6 +228,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(commands.router)
     app.include_router(logs_api.router)
+    app.include_router(log_rules_api.router)
     app.include_router(schedules_api.router)  # before processes: `.../{name}/{action}`
     app.include_router(processes_api.router)
     app.include_router(control_endpoint.router)
@@ -260,6 +263,7 @@ class _Singletons:
                 asyncio.create_task(export_schedule.run_periodic(self.ctx), name="export"),
                 asyncio.create_task(health_history.run_periodic(self.ctx), name="health"),
                 asyncio.create_task(schedules.run_periodic(self.ctx), name="schedules"),
+                asyncio.create_task(logrules.run_periodic(self.ctx), name="log-rules"),
             ]
             remote = RemoteWriteConfig.of(self.ctx.settings)
             if remote is not None:

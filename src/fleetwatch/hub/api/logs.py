@@ -4,7 +4,8 @@
   `{"batch_id", "lines": [{"ts", "app", "source", "level", "message"}]}` → 200
   `{"status": "ok", "stored": N, "duplicate": false}`; a batch id stored before answers
   `"duplicate": true` and stores nothing. A host beyond `logs_lines_per_minute` gets 429 with
-  `Retry-After` (other hosts are not affected).
+  `Retry-After` (other hosts are not affected). Stored lines go through the log rules
+  (`services/logrules.py`) before the answer.
 - `GET /api/logs?server=&app=&level=&q=&since=&until=&before=&after=&limit=` (viewer) →
   newest first `{"logs": [...], "next_before"}` (`after`: only ids above, for a live tail);
   `q` is full text (`services/logsearch.py`), a query the store cannot run is 400
@@ -28,7 +29,7 @@ from fleetwatch.hub.api.ratelimit import RateLimiter, too_many
 from fleetwatch.hub.api.responses import JSONResponse
 from fleetwatch.hub.context import HubContext, get_ctx
 from fleetwatch.hub.ingest.timewindow import BadTimestamp, parse_time
-from fleetwatch.hub.services import logs
+from fleetwatch.hub.services import logrules, logs
 from fleetwatch.hub.services.logsearch import QueryError
 
 router = APIRouter(tags=["logs"])
@@ -116,6 +117,8 @@ async def post_logs(request: Request) -> JSONResponse:
         lambda conn: logs.store_batch(conn, server_id, batch_id, lines, now)
     )
     ctx.telemetry.count("samples", "log", stored)
+    if stored:
+        await logrules.on_lines(ctx, server_id, lines)
     duplicate = stored == 0 and bool(lines)
     return JSONResponse({"status": "ok", "stored": stored, "duplicate": duplicate})
 
