@@ -30,6 +30,7 @@ from fleetwatch.hub.events import AlertsChanged, EventBus
 from fleetwatch.hub.services.alerts import RUNTIME_KEY, AlertsRuntime
 from fleetwatch.hub.services.audit import record
 from fleetwatch.hub.services.logs import LEVELS, Line
+from fleetwatch.hub.store.tables import servers
 from fleetwatch.hub.store.tables_logs import APP_LENGTH, log_rules
 
 log = logging.getLogger("fleetwatch.hub.logrules")
@@ -184,6 +185,14 @@ async def delete_rule(ctx: HubContext, rule_id: int, actor: str) -> None:
 
     await ctx.db.write(job)
     ctx.extras.pop(_CACHE_KEY, None)
+
+
+async def server_names(ctx: HubContext) -> dict[str, str]:
+    """Server id -> name, for the rule editor's choice of server."""
+    c = servers.c
+    query = select(c.id, c.hostname, c.display_name).order_by(c.hostname)
+    rows = await ctx.db.read(lambda conn: list(conn.execute(query)))
+    return {r.id: r.display_name or r.hostname for r in rows}
 
 
 # --- evaluation --------------------------------------------------------------------------

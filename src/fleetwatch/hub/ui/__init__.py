@@ -27,6 +27,7 @@ def mount_dashboard(app: FastAPI) -> None:
         alerts,
         health,
         hub,
+        log_rules,
         login,
         notfound,
         overview,
@@ -37,7 +38,7 @@ def mount_dashboard(app: FastAPI) -> None:
 
     access.bind(nicegui_app, app)
     notfound.install(nicegui_app)
-    for module in (login, overview, server, admin, settings, alerts, rules, health, hub):
+    for module in (login, overview, server, admin, settings, alerts, rules, health, hub, log_rules):
         module.register()
     ui.run_with(
         app,
