@@ -37,6 +37,7 @@ from typing import Any
 
 from fleetwatch.agent.hub_client import HubClient
 from fleetwatch.agent.logship.discovery import discover, is_applog, read_app, wire_lines
+from fleetwatch.agent.logship.journal import JournalFeed
 from fleetwatch.agent.logship.state import FileState, StateFile
 from fleetwatch.agent.logship.tailer import Chunk, TailedFile
 from fleetwatch.errors import TransportError
@@ -96,6 +97,7 @@ class LogShipper:
         self.config = config
         self.stop = stop
         self.tails: dict[str, TailedFile] = {}
+        self.journal = JournalFeed(self.state)
         self.apps: dict[tuple[str, int], str] = {}
         self.bucket = TokenBucket(float(self.logs()["max_bytes_per_second"]))
         self.rng = random.Random()
@@ -216,6 +218,15 @@ class LogShipper:
                 del self.tails[key]
                 self.state.files.pop(key, None)
                 self.state.save()
+        if self.logs()["journal"]:
+            self.journal.ship(batch_lines, self._send_journal, self._may_go)
+
+    def _may_go(self) -> bool:
+        return not self._out_of_time() and self.bucket.available() > 0
+
+    def _send_journal(self, body: bytes, count: int) -> bool:
+        self.bucket.take(len(body))
+        return self._send(body, count)
 
     # --- one batch -------------------------------------------------------------------------
 

@@ -60,7 +60,8 @@ class StateFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.files: dict[str, FileState] = {}
-        self.journal_cursor: str | None = None
+        self.journal_cursor: str | None = None  # "" = read from the journal's start
+        self.journal_pending: str | None = None  # the last cursor of the batch in flight
         #: "dev:ino" → offset of files read to their end after a rotation (newest last)
         self.retired: dict[str, int] = {}
         self.existed = self._load()
@@ -87,6 +88,8 @@ class StateFile:
                 self.retired[str(key)] = value
         cursor = data.get("journal_cursor")
         self.journal_cursor = cursor if isinstance(cursor, str) else None
+        pending = data.get("journal_pending")
+        self.journal_pending = pending if isinstance(pending, str) else None
         return True
 
     def save(self) -> None:
@@ -95,6 +98,7 @@ class StateFile:
             "version": STATE_VERSION,
             "files": {key: asdict(state) for key, state in sorted(self.files.items())},
             "journal_cursor": self.journal_cursor,
+            "journal_pending": self.journal_pending,
             "retired": dict(list(self.retired.items())[-MAX_RETIRED:]),
         }
         text = json.dumps(body, separators=(",", ":"))
