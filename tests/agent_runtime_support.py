@@ -2,10 +2,10 @@
 self-signed certificate made with `openssl req`, a stand-in collector and small waiting helpers.
 
 `ScriptedHub` behaves like a minimal fleetwatch hub (register, idempotent metrics by
-snapshot_id, live, ping, config poll) and records every request; a test makes it misbehave by
-queueing answers per path (`hub.script("/api/metrics", (500, {}, {...}))`) or by replacing the
+snapshot_id, live, ping, config poll, log batches) and records every request; a test makes it
+misbehave by queueing answers per path (`hub.script("/api/metrics", (500, {}, {...}))`) or by replacing the
 key it accepts; `down` answers 503 to everything (GET /api/ping included) and
-`metrics_delay` makes each snapshot POST slow.
+`metrics_delay` / `logs_delay` make each snapshot / log POST slow.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class HubState:
     pings: int = 0
     pending_config: dict[str, Any] | None = None
     confirms: list[dict[str, Any]] = field(default_factory=list)
+    log_lines: int = 0  # lines taken by POST /api/logs
 
 
 class ScriptedHub:
@@ -64,6 +65,7 @@ class ScriptedHub:
         self.max_batch = 1000  # larger batches get 413
         self.down = False  # True: every request gets 503 (a hub restarting behind a proxy)
         self.metrics_delay = 0.0  # seconds each POST /api/metrics takes (a slow hub)
+        self.logs_delay = 0.0  # seconds each POST /api/logs takes
         self.requests: list[Request] = []
         self.scripts: dict[str, deque[Answer]] = {}
         self.lock = threading.Lock()
@@ -141,6 +143,8 @@ class ScriptedHub:
     def answer(self, req: Request) -> Answer:
         if self.metrics_delay and req.path == "/api/metrics" and not self.down:
             time.sleep(self.metrics_delay)
+        if self.logs_delay and req.path == "/api/logs" and not self.down:
+            time.sleep(self.logs_delay)
         with self.lock:
             if self.down:
                 self.requests.append(req)
@@ -179,6 +183,9 @@ class ScriptedHub:
                 self.state.snapshots.append(item)
                 stored += 1
             return 200, {}, {"status": "ok", "stored": stored, "duplicates": len(items) - stored}
+        if req.path == "/api/logs":
+            self.state.log_lines += len(req.body.get("lines", []))
+            return 200, {}, {"status": "ok", "stored": len(req.body["lines"]), "duplicate": False}
         if req.path == "/api/metrics/live":
             self.state.live.append(req.body)
             return 200, {}, {"status": "ok"}

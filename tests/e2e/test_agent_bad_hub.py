@@ -18,6 +18,7 @@ from agent_runtime_support import (
     wait_for,
     write_config,
 )
+from fleetwatch import applog
 
 pytestmark = pytest.mark.e2e
 
@@ -115,4 +116,31 @@ def test_tls_failure_backs_off_and_keeps_buffering(
         assert agent.process.poll() is None  # no crash, no exit
         out = stop(agent)
     assert "CERTIFICATE_VERIFY_FAILED" in out
+    assert "kept in the buffer" in out
+
+
+def test_stop_takes_under_five_seconds_with_a_hung_hub(
+    tmp_path: Path, agents: list[AgentProcess]
+) -> None:
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    with ScriptedHub() as hub:
+        config = write_config(
+            tmp_path / "agent.json",
+            dashboard_url=hub.url,
+            logs={"applog_dir": str(apps), "interval_seconds": 0.2},
+            **FAST,
+        )
+        agents.append(agent := AgentProcess(config))
+        wait_for(lambda: hub.state.snapshots, timeout=15, what="a first snapshot")
+        hub.metrics_delay = hub.logs_delay = 8.0  # every delivery now hangs
+        with applog.open("hung", apps, app="hung") as app_log:
+            for i in range(50):
+                app_log.info(f"line {i}")
+        time.sleep(2.5)  # a snapshot and a log batch are in flight, both hung
+        started = time.monotonic()
+        out = stop(agent)
+        took = time.monotonic() - started
+    print(f"stop took {took:.2f} s")
+    assert took < 5.0, (took, out[-2000:])
     assert "kept in the buffer" in out

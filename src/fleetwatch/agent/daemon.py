@@ -56,7 +56,7 @@ from fleetwatch.protocol.agent_config import interval_seconds
 
 log = logging.getLogger("fleetwatch.agent")
 
-STOP_GRACE_SECONDS = 4.0
+STOP_GRACE_SECONDS = 3.5
 #: While waiting for the next cycle, the config file is checked this often.
 RELOAD_CHECK_SECONDS = 2.0
 FIRST_CYCLE_DELAY_SECONDS = 1.0
@@ -235,10 +235,14 @@ class AgentDaemon:
 
     def _shutdown(self) -> None:
         self.request_stop()
-        remaining = max(0.1, self.state.stop_deadline - time.monotonic())
-        finished = self.sender.join(remaining)
-        self.live.join(0.5)
-        if self.logship.join(LOGSHIP_JOIN_SECONDS):
+        deadline = self.state.stop_deadline  # one grace for every thread, not one each
+
+        def left(cap: float = STOP_GRACE_SECONDS) -> float:
+            return min(cap, max(0.05, deadline - time.monotonic()))
+
+        finished = self.sender.join(left())
+        self.live.join(left(0.5))
+        if self.logship.join(left(LOGSHIP_JOIN_SECONDS)):
             self.logs_client.close()
         self.processes.stop_all()
         self.control.stop()
