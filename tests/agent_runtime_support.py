@@ -3,8 +3,8 @@ self-signed certificate made with `openssl req`, a stand-in collector and small 
 
 `ScriptedHub` behaves like a minimal fleetwatch hub (register, idempotent metrics by
 snapshot_id, live, ping, config poll, log batches) and records every request; a test makes it
-misbehave by queueing answers per path (`hub.script("/api/metrics", (500, {}, {...}))`) or by replacing the
-key it accepts; `down` answers 503 to everything (GET /api/ping included) and
+misbehave by queueing answers per path (`hub.script("/api/metrics", (500, {}, {...}))`) or by
+replacing the key it accepts; `down` answers 503 to everything (GET /api/ping included) and
 `metrics_delay` / `logs_delay` make each snapshot / log POST slow.
 """
 
