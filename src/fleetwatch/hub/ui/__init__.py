@@ -28,6 +28,7 @@ def mount_dashboard(app: FastAPI) -> None:
         health,
         hub,
         login,
+        logs,
         notfound,
         overview,
         rules,
@@ -37,7 +38,7 @@ def mount_dashboard(app: FastAPI) -> None:
 
     access.bind(nicegui_app, app)
     notfound.install(nicegui_app)
-    for module in (login, overview, server, admin, settings, alerts, rules, health, hub):
+    for module in (login, overview, server, admin, settings, alerts, rules, health, logs, hub):
         module.register()
     ui.run_with(
         app,
