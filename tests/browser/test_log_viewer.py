@@ -94,6 +94,19 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"logs_{name}.png"), full_page=True)
 
 
+def _light_shot(page: Any, name: str) -> None:
+    """The same view in the light theme (the preference is put back after)."""
+    theme = page.get_by_role("button").filter(has_text="contrast")
+    theme.click()
+    page.wait_for_selector("body.body--light")
+    try:
+        _shot(page, f"{name}_light")
+    finally:
+        theme.click()
+        page.wait_for_selector("body.body--dark")
+        page.wait_for_timeout(500)
+
+
 def test_logs_page_filters_highlights_and_escapes(
     hub: tuple[RunningHub, str], fleet: Fleet, page: Any
 ) -> None:
@@ -164,6 +177,7 @@ def test_live_tail_and_pause(hub: tuple[RunningHub, str], fleet: Fleet, page: An
     assert "second while paused" in shown[0]  # newest on top
     assert page.get_by_text("new lines waiting").is_hidden()
     _shot(page, "page")
+    _light_shot(page, "page")
     assert page.fleet_errors == []
 
 
@@ -178,8 +192,26 @@ def test_server_logs_tab_shows_that_server_only(
     assert not any("vacuum" in s for s in shown)
     assert page.locator(".fw-log-server").count() == 0  # one server: no server filter
     _shot(page, "server_tab")
+    _light_shot(page, "server_tab")
     page.goto(f"{base}/server/{fleet.db}")
     page.get_by_role("tab", name="Logs").click()
     shown = _wait_lines(page, tag, 1)
     assert "vacuum finished" in shown[0]
+    assert page.fleet_errors == []
+
+
+def test_load_older_pages_by_id(hub: tuple[RunningHub, str], fleet: Fleet, page: Any) -> None:
+    base = hub[0].base_url
+    tag = "page" + uuid.uuid4().hex[:8]
+    _ship(base, fleet.db_auth, *[("info", f"{tag} line {i:03d}") for i in range(130)])
+    login(page, base, "vera", VIEWER_PASSWORD)
+    page.goto(f"{base}/logs")
+    page.wait_for_selector(".fw-log-viewer .fw-log-line")
+    _search(page, tag)
+    shown = _wait_lines(page, tag, 100)
+    assert f"{tag} line 129" in shown[0] and f"{tag} line 030" in shown[-1]
+    page.locator(".fw-log-more").click()
+    shown = _wait_lines(page, tag, 130)
+    assert f"{tag} line 000" in shown[-1]
+    assert page.locator(".fw-log-more").is_hidden()
     assert page.fleet_errors == []
