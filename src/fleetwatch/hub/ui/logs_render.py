@@ -48,6 +48,10 @@ STYLE = """
     color: #f87171; }
   .body--light .fw-log-line.fw-log-error .fw-log-msg,
   .body--light .fw-log-line.fw-log-critical .fw-log-msg { color: #b91c1c; }
+  @media (max-width: 700px) {
+    .fw-log-line, .fw-log-line.fw-log-one { grid-template-columns: auto auto auto 1fr; }
+    .fw-log-msg { grid-column: 1 / -1; }
+  }
   mark.fw-log-hl { background: #facc15; color: #111827; border-radius: 2px; padding: 0 1px; }
 </style>
 """
