@@ -101,6 +101,7 @@ class LogViewer:
             return
         if generation != self.generation:  # the filters changed while this one ran
             return
+        self.generation += 1  # a tail or page asked for before this one is stale now
         self.lines.clear()
         self.blocks.clear()
         rows = found["logs"]
@@ -128,9 +129,9 @@ class LogViewer:
         """The live tail's step: the lines above the newest shown (counted while paused)."""
         if self.failed:
             return
-        generation = self.generation
-        found = await logs.search(self.ctx, self.query(after=self.newest))
-        if generation != self.generation:
+        generation, newest = self.generation, self.newest
+        found = await logs.search(self.ctx, self.query(after=newest))
+        if generation != self.generation or newest != self.newest:  # another step was first
             return
         rows = found["logs"]
         if self.paused:
