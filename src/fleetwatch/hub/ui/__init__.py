@@ -29,6 +29,7 @@ def mount_dashboard(app: FastAPI) -> None:
         hub,
         log_rules,
         login,
+        logs,
         notfound,
         overview,
         rules,
@@ -38,7 +39,8 @@ def mount_dashboard(app: FastAPI) -> None:
 
     access.bind(nicegui_app, app)
     notfound.install(nicegui_app)
-    for module in (login, overview, server, admin, settings, alerts, rules, health, hub, log_rules):
+    pages = (login, overview, server, admin, settings, alerts, rules, health, logs, log_rules, hub)
+    for module in pages:
         module.register()
     ui.run_with(
         app,

@@ -52,6 +52,7 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("Alerts", "/alerts", "notifications_active", "viewer"),
     ("Alert rules", "/rules", "rule", "viewer"),
     ("Health", "/health", "favorite", "viewer"),
+    ("Logs", "/logs", "article", "viewer"),
     ("Hub", "/hub", "monitor_heart", "viewer"),
     ("Settings", "/settings", "settings", "admin"),
     ("Users", "/users", "group", "admin"),

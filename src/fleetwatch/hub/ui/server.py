@@ -14,7 +14,15 @@ from nicegui import ui
 from fleetwatch.hub.context import HubContext
 from fleetwatch.hub.services import alerts, dashboard, health
 from fleetwatch.hub.services.users import Principal
-from fleetwatch.hub.ui import cards, charts, live, server_manage, server_ops, server_overview
+from fleetwatch.hub.ui import (
+    cards,
+    charts,
+    live,
+    logs_view,
+    server_manage,
+    server_ops,
+    server_overview,
+)
 from fleetwatch.hub.ui.access import hub_ctx, page_principal, to_login
 from fleetwatch.hub.ui.frame import frame
 from fleetwatch.hub.ui.units import (
@@ -158,8 +166,15 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
         t_charts = ui.tab("Charts")
         t_procs = ui.tab("Processes")
         t_live = ui.tab("Performance monitor").mark("tab-live")
+        t_logs = ui.tab("Logs").classes("fw-tab-logs")
         t_ops = ui.tab("Operations") if who.can("operator") else None
-    named = {"Charts": t_charts, "Processes": t_procs, "Live": t_live, "Operations": t_ops}
+    named = {
+        "Charts": t_charts,
+        "Processes": t_procs,
+        "Live": t_live,
+        "Logs": t_logs,
+        "Operations": t_ops,
+    }
     chosen = named.get(tab) or t_over
     panels = ui.tab_panels(tabs, value=chosen).classes("w-full bg-transparent")
     with panels:
@@ -180,11 +195,19 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
             _processes_tab(detail)
         with ui.tab_panel(t_live):
             monitor = await live.monitor(ctx, server_id, s.get("thresholds"), chosen is t_live)
+        with ui.tab_panel(t_logs):
+            logs_box = ui.column().classes("w-full")
         ops = None
         if t_ops is not None:
             with ui.tab_panel(t_ops).classes("gap-3"):
                 ops = ui.column().classes("w-full gap-3")
     built: list[bool] = []
+    viewer: list[logs_view.LogViewer] = []
+
+    async def build_logs() -> None:  # on first view; its live tail polls only while shown
+        if not viewer:
+            with logs_box:
+                viewer.append(await logs_view.log_viewer(ctx, who, server_id))
 
     async def build_ops() -> None:  # on first view: its consoles poll while the page is open
         if ops is not None and not built:
@@ -194,12 +217,19 @@ async def _fill(ctx: HubContext, who: Principal, server_id: str, hours: int, tab
 
     if chosen is t_ops:
         await build_ops()
+    if chosen is t_logs:
+        await build_logs()
 
     async def switched(e: Any) -> None:
         # the performance monitor polls and keeps the agent streaming only while shown
         await monitor.show(e.value in (t_live, t_live._props.get("name")))
         if t_ops is not None and e.value in (t_ops, t_ops._props.get("name")):
             await build_ops()
+        on_logs = e.value in (t_logs, t_logs._props.get("name"))
+        if on_logs and not viewer:
+            await build_logs()
+        elif viewer:
+            await viewer[0].show(on_logs)
 
     panels.on_value_change(switched)
 
