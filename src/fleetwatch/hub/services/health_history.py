@@ -113,8 +113,12 @@ def write_minute(conn: Connection, rows: list[dict[str, Any]], now: float, keep_
     """Store one minute's rows (replacing that minute), fold closed hours, drop old rows."""
     minute = int(now // MINUTE * MINUTE)
     conn.execute(delete(health_minutes).where(health_minutes.c.ts == minute))
-    if rows:
-        conn.execute(insert(health_minutes), rows)
+    if rows:  # the driver's executemany with plain tuples: a third of Core's cost per row
+        marks = "?, ?, ?, ?, ?, ?" if conn.dialect.name == "sqlite" else "%s, %s, %s, %s, %s, %s"
+        conn.exec_driver_sql(
+            f"INSERT INTO health_minutes (scope, ts, score, cpu, memory, disk) VALUES ({marks})",
+            [(r["scope"], r["ts"], r["score"], r["cpu"], r["memory"], r["disk"]) for r in rows],
+        )
     current_hour = minute // HOUR * HOUR
     _fold_hours(conn, current_hour)
     conn.execute(delete(health_minutes).where(health_minutes.c.ts < now - MINUTES_KEEP_SECONDS))
@@ -148,6 +152,7 @@ async def scored_items(ctx: HubContext) -> dict[str, Any]:
     hot = await ctx.db.read(_latest_hot)
     defaults = settings.default_thresholds.model_dump()
     stale, now = settings.stale_threshold_minutes, time.time()
+    merged: dict[str | None, dict[str, Any]] = {}  # a server's thresholds text -> in force
     items = []
     for row in rows:
         counts = per_server.get(row.id) or {}
@@ -159,7 +164,8 @@ async def scored_items(ctx: HubContext) -> dict[str, Any]:
             "hostname": row.hostname,
             "group_name": row.group_name,
             "status": server_status(row.last_seen, row.interval_seconds, stale, now),
-            "thresholds": {**defaults, **load_thresholds(row.thresholds)},
+            "thresholds": merged.get(row.thresholds)
+            or merged.setdefault(row.thresholds, {**defaults, **load_thresholds(row.thresholds)}),
             "alert_count": counts.get("active", 0),
             "critical_alert_count": counts.get("critical", 0),
             "health_alert_count": counts.get("health", 0),
