@@ -66,6 +66,8 @@ def test_rules_are_validated_changed_and_audited(client: SyncClient) -> None:
         ({"pattern": "x", "cooldown_seconds": -1}, "cooldown_seconds"),
         ({"pattern": "x", "colour": "red"}, "colour"),
         ({"pattern": "x" * 513}, "pattern"),
+        ({"kind": "regex", "pattern": "a{99999999999}"}, "pattern"),
+        ({"kind": "regex", "pattern": "(?<=a+)b"}, "pattern"),
     ):
         r = client.post("/api/log-rules", json=body)
         assert r.status_code == 422 and r.json()["error"]["field"] == field, (body, r.text)

@@ -79,7 +79,7 @@ def validate(data: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidFieldError("case_sensitive", "expected true or false")
     try:
         logrules.compile_pattern(kind, pattern, case_sensitive)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}: OverflowError
         raise InvalidFieldError("pattern", f"not a valid regular expression: {exc}") from None
     level = data.get("min_level")
     if level is not None and level not in LEVELS:
